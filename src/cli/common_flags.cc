@@ -1,0 +1,14 @@
+#include "src/cli/common_flags.h"
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(bool, json, false, "Print machine-readable JSON.");
+ABSL_FLAG(int64_t, seed, 0, "Random seed.");
+ABSL_FLAG(std::string, out, "", "Output name or path.");
+ABSL_FLAG(std::string, name, "", "Expert name.");
+ABSL_FLAG(std::string, base, "", "Base model name or folder.");
+ABSL_FLAG(std::string, type, "", "Adapter type: lora, sparse or delta.");
+ABSL_FLAG(std::vector<std::string>, task, {}, "Task names (comma-separated).");
+ABSL_FLAG(std::string, device, "cpu", "Compute device: cpu or cuda.");
+ABSL_FLAG(int, rank, 0, "LoRA rank.");
+ABSL_FLAG(std::string, config, "", "Configuration file.");

@@ -1,0 +1,96 @@
+// libra: the command-line entry point. Dispatches `libra CMD ...` to the
+// command's Run after parsing its flags with abseil.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "src/cli/command.h"
+#include "src/cli/runtime.h"
+
+ABSL_FLAG(int, threads, 0, "Compute threads (0: all cores).");
+
+namespace libra::cli {
+namespace {
+
+void PrintTopLevelHelp() {
+  std::printf("libra: a library of reusable adapters.\n\nUsage: libra COMMAND [ARGS] [--FLAGS]\n\nCommands:\n");
+  for (const Command& command : AllCommands()) {
+    std::printf("  %-12s %s\n", command.name, command.summary);
+  }
+  std::printf("\n`libra COMMAND --help` lists a command's flags. Global flag: --threads=N\n");
+}
+
+void PrintCommandHelp(const Command& command) {
+  std::printf("Usage: %s\n\n%s\n\nFlags:\n", command.usage, command.summary);
+  std::vector<std::string> lines;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const bool shared = absl::StrContains(flag->Filename(), "src/cli/common_flags.cc") &&
+                        absl::c_linear_search(absl::StrSplit(command.shared_flags, ','), name);
+    if (!shared && !absl::StrContains(flag->Filename(), command.flags_file) &&
+        !absl::StrContains(flag->Filename(), "src/cli/main.cc")) {
+      continue;
+    }
+    lines.push_back(absl::StrCat("  --", name, " (", flag->Help(), ") default: \"",
+                                 flag->DefaultValue(), "\""));
+  }
+  std::sort(lines.begin(), lines.end());
+  for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    PrintTopLevelHelp();
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  const Command* command = nullptr;
+  for (const Command& candidate : AllCommands()) {
+    if (!std::strcmp(argv[1], candidate.name)) command = &candidate;
+  }
+  if (command == nullptr) {
+    return UsageError(absl::StrCat("unknown command \"", argv[1], "\"; see libra --help"));
+  }
+  // Hand abseil "libra CMD" as the program name and the rest as arguments.
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 2; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      PrintCommandHelp(*command);
+      return kExitOk;
+    }
+    rest.push_back(argv[i]);
+  }
+  // abseil exits with status 1 on an unknown flag; usage errors exit 2.
+  for (size_t i = 1; i < rest.size(); ++i) {
+    absl::string_view arg = rest[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
+    arg = arg.substr(0, arg.find('='));
+    if (absl::FindCommandLineFlag(arg) == nullptr &&
+        !(absl::ConsumePrefix(&arg, "no") && absl::FindCommandLineFlag(arg) != nullptr)) {
+      return UsageError(absl::StrCat("unknown flag --", arg, " for `libra ", command->name,
+                                     "`; see libra ", command->name, " --help"));
+    }
+  }
+  absl::SetProgramUsageMessage(command->usage);
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  ConfigureRuntime(absl::GetFlag(FLAGS_threads));
+  return command->run(args);
+}
+
+}  // namespace
+}  // namespace libra::cli
+
+int main(int argc, char** argv) { return libra::cli::Main(argc, argv); }

@@ -1,0 +1,7 @@
+# Environment for everything libra runs (sourced by ./run, ./test, .ci/run).
+# OpenBLAS at one thread and no malloc trimming: see README, "Speed".
+export OPENBLAS_NUM_THREADS=1
+export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296
+# Emscripten's linker needs Debian's node modules (acorn).
+export NODE_PATH=/usr/share/nodejs
+export EMSDK_PYTHON=/usr/bin/python3
