@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace libra::merge {
 namespace {
@@ -16,24 +17,25 @@ inline Vec8 Load(const float* p) {
 
 inline void Store(float* p, Vec8 v) { std::memcpy(p, &v, sizeof(v)); }
 
-constexpr int64_t kTileRows = 4;
 constexpr int64_t kTileCols = 16;
 
-// A full 4 x 16 tile: eight vector accumulators stay in registers while the
-// k loop streams one row of `a` and one column of `b`.
-inline void FullTile(const float* b, const float* a, int64_t rank, int64_t cols,
-                     float scale, float* out) {
-  Vec8 acc[kTileRows][2] = {};
+// A full kRows x 16 tile: 2 * kRows vector accumulators stay in registers
+// (12 of AVX2's 16 for kRows = 6) while the k loop streams one row of `a`
+// and one column of `b`.
+template <int64_t kRows>
+inline void FullTile(const float* b, const float* a, int64_t rank, int64_t a_stride,
+                     float scale, float* out, int64_t cols) {
+  Vec8 acc[kRows][2] = {};
   for (int64_t k = 0; k < rank; ++k) {
-    const Vec8 a0 = Load(a + k * cols);
-    const Vec8 a1 = Load(a + k * cols + 8);
-    for (int64_t r = 0; r < kTileRows; ++r) {
+    const Vec8 a0 = Load(a + k * a_stride);
+    const Vec8 a1 = Load(a + k * a_stride + 8);
+    for (int64_t r = 0; r < kRows; ++r) {
       const float coefficient = scale * b[r * rank + k];
       acc[r][0] += coefficient * a0;
       acc[r][1] += coefficient * a1;
     }
   }
-  for (int64_t r = 0; r < kTileRows; ++r) {
+  for (int64_t r = 0; r < kRows; ++r) {
     Store(out + r * cols, acc[r][0]);
     Store(out + r * cols + 8, acc[r][1]);
   }
@@ -82,18 +84,32 @@ const float* DeltaView::Rows(int64_t begin, int64_t end, float* scratch) const {
 
 void LowRankProduct(const float* b, const float* a, int64_t rows, int64_t rank,
                     int64_t cols, float scale, float* out) {
-  // Column tiles outermost keep the 16-column strip of `a` (rank x 64 bytes)
-  // in L1 while every row tile of the block passes over it.
+  // Column strips outermost keep the 16-column strip of `a` (rank x 64
+  // bytes) in L1 while every row tile of the block passes over it.
+  // The strip is packed contiguously first: rows of `a` are `cols` floats
+  // apart, and with a power-of-two stride every load of the strip would map
+  // to the same L1 set.
+  std::vector<float> packed(rank * kTileCols);
   for (int64_t c0 = 0; c0 < cols; c0 += kTileCols) {
     const int64_t tile_cols = std::min(kTileCols, cols - c0);
-    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-      const int64_t tile_rows = std::min(kTileRows, rows - r0);
-      if (tile_rows == kTileRows && tile_cols == kTileCols) {
-        FullTile(b + r0 * rank, a + c0, rank, cols, scale, out + r0 * cols + c0);
-      } else {
-        EdgeTile(b + r0 * rank, a + c0, tile_rows, tile_cols, rank, cols, scale,
-                 out + r0 * cols + c0);
+    int64_t r0 = 0;
+    if (tile_cols == kTileCols) {
+      for (int64_t k = 0; k < rank; ++k) {
+        std::memcpy(&packed[k * kTileCols], a + k * cols + c0, sizeof(float) * kTileCols);
       }
+      for (; r0 + 6 <= rows; r0 += 6) {
+        FullTile<6>(b + r0 * rank, packed.data(), rank, kTileCols, scale, out + r0 * cols + c0, cols);
+      }
+      for (; r0 + 4 <= rows; r0 += 4) {
+        FullTile<4>(b + r0 * rank, packed.data(), rank, kTileCols, scale, out + r0 * cols + c0, cols);
+      }
+      for (; r0 < rows; ++r0) {
+        FullTile<1>(b + r0 * rank, packed.data(), rank, kTileCols, scale, out + r0 * cols + c0, cols);
+      }
+    }
+    if (r0 < rows) {
+      EdgeTile(b + r0 * rank, a + c0, rows - r0, tile_cols, rank, cols, scale,
+               out + r0 * cols + c0);
     }
   }
 }

@@ -42,7 +42,7 @@ struct DeltaView {
 
 // out[r, c] = scale * sum_k b[r, k] * a[k, c] for r < rows, c < cols, with
 // b row-major [rows, rank] and a row-major [rank, cols]. Register-blocked
-// (4 rows x 16 columns per tile) in portable vector code that GCC and Clang
+// (6 rows x 16 columns per tile) in portable vector code that GCC and Clang
 // map to AVX2 natively and to SIMD128 in WebAssembly.
 void LowRankProduct(const float* b, const float* a, int64_t rows, int64_t rank,
                     int64_t cols, float scale, float* out);

@@ -15,7 +15,7 @@
 namespace libra::merge {
 namespace {
 
-constexpr int64_t kBlockElements = 1 << 14;
+constexpr int64_t kBlockElements = 1 << 15;
 
 struct Trim {
   Sparsification kind;
@@ -34,7 +34,8 @@ void TrimBlock(const Trim& trim, const float* x, int64_t n, int64_t first, float
       break;
     case Sparsification::kRandom:
       for (int64_t j = 0; j < n; ++j) {
-        t[j] = RandomKeep(trim.key, first + j, trim.density) ? f * x[j] : 0.0f;
+        const float kept = f * x[j];  // computed unconditionally: a select, not a branch
+        t[j] = RandomKeep(trim.key, first + j, trim.density) ? kept : 0.0f;
       }
       break;
     case Sparsification::kMagnitude:
@@ -42,7 +43,8 @@ void TrimBlock(const Trim& trim, const float* x, int64_t n, int64_t first, float
       const float low = trim.band.low, high = trim.band.high;
       for (int64_t j = 0; j < n; ++j) {
         const float a = std::fabs(x[j]);
-        t[j] = (a >= low && a < high) ? f * x[j] : 0.0f;
+        const float kept = f * x[j];
+        t[j] = ((a >= low) & (a < high)) ? kept : 0.0f;
       }
       break;
     }
@@ -63,14 +65,16 @@ void ElectAndAverage(const float* t, const float* w, int num_experts, int64_t n,
     const float* ti = t + i * n;
     const float wi = w[i];
     for (int64_t j = 0; j < n; ++j) {
-      const bool agrees = (ti[j] > 0.0f && sign_sum[j] > 0.0f) ||
-                          (ti[j] < 0.0f && sign_sum[j] < 0.0f);
+      // Bitwise, not short-circuit, so the loop stays branch-free.
+      const bool agrees = ((ti[j] > 0.0f) & (sign_sum[j] > 0.0f)) |
+                          ((ti[j] < 0.0f) & (sign_sum[j] < 0.0f));
       out[j] += agrees ? ti[j] : 0.0f;
       denominator[j] += agrees ? wi : 0.0f;
     }
   }
   for (int64_t j = 0; j < n; ++j) {
-    out[j] = denominator[j] != 0.0f ? lambda * out[j] / denominator[j] : 0.0f;
+    const float mean = lambda * out[j] / denominator[j];  // inf/NaN where unused
+    out[j] = denominator[j] != 0.0f ? mean : 0.0f;
   }
 }
 
