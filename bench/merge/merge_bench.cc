@@ -4,7 +4,11 @@
 //                              16 layers x {q,k,v,o}_proj, 2048 x 2048, rank 16
 //   merge_bench memcpy         this machine's memcpy bandwidth (GB/s written)
 //   merge_bench merge DIR METHOD OUT THREADS
-//                              streaming merge in delta mode; prints one JSON line
+//                              streaming merge in delta mode into OUT (fsynced);
+//                              prints one JSON line
+//   merge_bench produce DIR METHOD THREADS
+//                              the same merges, module by module, output kept in
+//                              memory and dropped: merge speed without the disk
 #include <sys/resource.h>
 
 #include <chrono>
@@ -16,6 +20,8 @@
 #include <vector>
 
 #include "src/core/io/safetensors.h"
+#include "src/core/merge/expert_file.h"
+#include "src/core/merge/merge.h"
 #include "src/core/merge/registry.h"
 #include "src/core/merge/stream.h"
 
@@ -112,14 +118,50 @@ int Merge(const std::string& dir, const std::string& method_name, const std::str
   return 0;
 }
 
+int Produce(const std::string& dir, const std::string& method_name, int threads) {
+  absl::StatusOr<const libra::merge::MethodSpec*> method = libra::merge::FindMethod(method_name);
+  if (!method.ok()) return 2;
+  libra::merge::MergeArguments args;
+  if (method_name == "ties") args.scalars["density"] = kTiesDensity;
+  absl::StatusOr<libra::merge::MergeParams> params =
+      libra::merge::BindParams(**method, args, kExperts);
+  if (!params.ok()) return 2;
+  params->threads = threads;
+  std::vector<libra::merge::ExpertFile> files;
+  for (int e = 0; e < kExperts; ++e) {
+    files.push_back(
+        *libra::merge::ExpertFile::Open(dir + "/expert" + std::to_string(e) + ".safetensors"));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  int64_t bytes = 0;
+  double checksum = 0.0;
+  for (const libra::merge::ModuleEntry& module : files[0].modules()) {
+    std::vector<libra::merge::ModuleDelta> inputs;
+    for (const auto& file : files) inputs.push_back(*file.Load(*file.Find(module.name)));
+    absl::StatusOr<libra::merge::ModuleDelta> merged =
+        libra::merge::MergeModule(**method, *params, {}, module.name, inputs);
+    if (!merged.ok()) return 1;
+    bytes += 4 * merged->dense.size();
+    checksum += merged->dense.at(12345);
+  }
+  const double seconds = Seconds(start);
+  std::printf("{\"method\": \"%s\", \"seconds\": %.3f, \"bytes_produced\": %lld, "
+              "\"gbps\": %.3f, \"checksum\": %.6g}\n",
+              method_name.c_str(), seconds, static_cast<long long>(bytes), bytes / seconds / 1e9,
+              checksum);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   if (command == "generate" && argc == 3) return Generate(argv[2]);
   if (command == "memcpy") return Memcpy();
+  if (command == "produce" && argc == 5) return Produce(argv[2], argv[3], std::atoi(argv[4]));
   if (command == "merge" && argc == 6) return Merge(argv[2], argv[3], argv[4], std::atoi(argv[5]));
   std::fprintf(stderr,
-               "usage: merge_bench generate DIR | memcpy | merge DIR METHOD OUT THREADS\n");
+               "usage: merge_bench generate DIR | memcpy | merge DIR METHOD OUT THREADS | "
+               "produce DIR METHOD THREADS\n");
   return 2;
 }

@@ -269,16 +269,12 @@ absl::Span<const uint8_t> SafetensorsFile::RawBytes(const TensorInfo& info) cons
   return absl::Span<const uint8_t>(data_ + info.begin, info.end - info.begin);
 }
 
-void SafetensorsFile::ReleasePages(const TensorInfo& info) const {
+void SafetensorsFile::ReleasePages() const {
 #ifndef __EMSCRIPTEN__
-  if (mapping_ == nullptr || mapping_->address == nullptr || info.end <= info.begin) return;
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t first = reinterpret_cast<uintptr_t>(data_ + info.begin) & ~(page - 1);
-  const uintptr_t last = reinterpret_cast<uintptr_t>(data_ + info.end);
   // Clean read-only private pages: dropping them loses nothing.
-  madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-#else
-  (void)info;
+  if (mapping_ != nullptr && mapping_->address != nullptr) {
+    madvise(mapping_->address, mapping_->length, MADV_DONTNEED);
+  }
 #endif
 }
 

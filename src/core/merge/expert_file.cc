@@ -185,16 +185,14 @@ absl::StatusOr<ModuleDelta> ExpertFile::Load(const ModuleEntry& module) const {
     }
   }
   // Each module is read once per merge: keep the mapped pages out of memory.
-  for (const std::string& name : module.tensors) {
-    if (const TensorInfo* info = file_.Find(name)) file_.ReleasePages(*info);
-  }
+  file_.ReleasePages();
   return delta;
 }
 
 absl::StatusOr<std::vector<int64_t>> ExpertFile::LoadIndices(const ModuleEntry& module) const {
   absl::StatusOr<Int64Tensor> indices = file_.ReadInt64(module.tensors[1]);
   if (!indices.ok()) return indices.status();
-  file_.ReleasePages(*file_.Find(module.tensors[1]));
+  file_.ReleasePages();
   return std::move(indices->values);
 }
 
