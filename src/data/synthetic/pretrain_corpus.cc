@@ -39,15 +39,13 @@ std::vector<FlanExample> GeneratePretrainCorpus(const PretrainOptions& options) 
     const Operation& first = inner != nullptr ? *inner : *outer;
     const Items input = first.sample(rng);
     Items output = first.apply(input);
-    std::string call = absl::StrCat(first.code, "(", Join(input, family.separator), ")");
     std::string codes = first.code;
     if (inner != nullptr) {
       output = outer->apply(output);
-      call = absl::StrCat(outer->code, "(", call, ")");
-      codes = absl::StrCat(outer->code, ".", codes);
+      absl::StrAppend(&codes, ".", outer->code);
     }
     FlanExample example;
-    example.source = absl::StrCat(call, "=");
+    example.source = absl::StrCat(codes, "|", Join(input, family.separator), "=");
     example.target = Join(output, family.separator);
     example.task_name = absl::StrCat("pretrain/", family.name, "/", codes);
     example.split = std::string(AssignSplit(example, split));

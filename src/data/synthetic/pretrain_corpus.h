@@ -2,10 +2,11 @@
 // every domain, written with opaque operation codes instead of instructions,
 // so a base model trained on it is a competent sequence model but has never
 // seen an instruction:
-//   source "qz(QMBXT)="        target "TXBMQ"       (one operation)
-//   source "jk(qz(QMBXT))="    target "UYCNR"       (two, inner first)
-// Compositions chain an operation that keeps the domain with any other
-// operation of the same family. task_name is "pretrain/<family>/<codes>".
+//   source "qz|QMBXT="      target "TXBMQ"    (one operation)
+//   source "qz.jk|QMBXT="   target "UYCNR"    (two, applied left to right)
+// "|" and "=" occur in no input domain, so the input is delimited even for
+// brackets. Compositions chain an operation that keeps the domain with any
+// other operation of the same family. task_name is "pretrain/<family>/<codes>".
 //
 //   PretrainOptions options;
 //   options.seed = 3;

@@ -96,7 +96,7 @@ std::string SuiteManifest(const SuiteOptions& options) {
                           {"examples", options.pretrain.examples},
                           {"seed", PretrainSeed(options.seed)},
                           {"composition_fraction", options.pretrain.composition_fraction},
-                          {"format", "source \"<code>(<input>)=\", target \"<output>\""},
+                          {"format", "source \"<code>[.<code>]|<input>=\", target \"<output>\""},
                           {"operation_codes", codes}};
   return manifest.dump(2) + "\n";
 }

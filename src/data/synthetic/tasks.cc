@@ -64,7 +64,7 @@ Items BalancedBrackets(Rng& rng, int pairs) {
 // Half balanced, half a balanced string with one bracket changed so that it
 // is no longer balanced (a near miss, not random noise).
 Items BalancedOrNearMiss(Rng& rng) {
-  Items items = BalancedBrackets(rng, rng.Uniform(2, 4));
+  Items items = BalancedBrackets(rng, rng.Uniform(3, 4));
   if (rng.Bernoulli(0.5)) return items;
   while (Balanced(items)) {
     items[rng.Uniform(0, static_cast<int>(items.size()) - 1)] = std::string(1, rng.Pick(kBrackets));

@@ -7,7 +7,7 @@
 // and declare which held-in tasks they are related to.
 //
 // The same operations, under opaque codes and without instructions, make the
-// pretraining corpus (pretrain_corpus.h): "qz(QMBXT)=TXBMQ".
+// pretraining corpus (pretrain_corpus.h): "qz|QMBXT=" -> "TXBMQ".
 //
 //   for (const Task& task : AllTasks()) {
 //     Rng rng(StableHash(task.spec.name, seed));
