@@ -14,8 +14,9 @@
 namespace libra::data::synthetic {
 namespace {
 
-// Draws per distinct input allowed before a task is declared too small.
-constexpr int kAttemptsPerExample = 200;
+// Draws in a row that may repeat earlier inputs before a task's input space
+// is declared too small for the requested counts.
+constexpr int kMaxConsecutiveRepeats = 20000;
 
 uint64_t PretrainSeed(uint64_t suite_seed) { return StableHash("pretrain-corpus", suite_seed); }
 
@@ -38,15 +39,19 @@ absl::StatusOr<std::vector<FlanExample>> GenerateTaskExamples(const Task& task,
   examples.reserve(total);
   int split_index = 0;
   int in_split = 0;
-  for (int attempts = 0; static_cast<int>(examples.size()) < total; ++attempts) {
-    if (attempts >= kAttemptsPerExample * total) {
+  for (int repeats = 0; static_cast<int>(examples.size()) < total;) {
+    if (repeats >= kMaxConsecutiveRepeats) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "task ", task.spec.name, ": found only ", examples.size(), " distinct inputs of ",
           total, " requested; lower the example counts"));
     }
     const Items input = task.sample(rng);
     const TaskExample rendered = RenderExample(task, input, rng);
-    if (!seen.insert(rendered.input).second) continue;
+    if (!seen.insert(rendered.input).second) {
+      ++repeats;
+      continue;
+    }
+    repeats = 0;
     while (in_split == counts[split_index]) ++split_index, in_split = 0;
     examples.push_back({rendered.source, rendered.target, task.spec.name,
                         std::string(splits[split_index])});
