@@ -69,7 +69,7 @@ TEST(SuiteTest, SameSeedSameBytesOtherSeedOtherData) {
   ASSERT_TRUE(WriteSuite(tmp + "/suite_b", SmallOptions(2)).ok());
   ASSERT_TRUE(WriteSuite(tmp + "/suite_c", SmallOptions(2)).ok());
   ASSERT_TRUE(WriteSuite(tmp + "/suite_d", SmallOptions(3)).ok());
-  for (const std::string file : {"/tasks/letters_sort.jsonl", "/pretrain.jsonl", "/suite.json"}) {
+  for (const char* file : {"/tasks/letters_sort.jsonl", "/pretrain.jsonl", "/suite.json"}) {
     EXPECT_EQ(Slurp(tmp + "/suite_b" + file), Slurp(tmp + "/suite_c" + file)) << file;
     EXPECT_NE(Slurp(tmp + "/suite_b" + file), Slurp(tmp + "/suite_d" + file)) << file;
   }
