@@ -385,12 +385,11 @@ std::vector<std::string> ApplyDecoder(const HfTokenizer::DecoderStep& step,
       }
       return tokens;
     case Kind::kMetaspace:
+      // As Hugging Face does: every replacement character of the first token
+      // is dropped (it stands for the prepended space), later ones become ' '.
       for (size_t i = 0; i < tokens.size(); ++i) {
-        std::string& token = tokens[i];
-        if (i == 0 && step.strip_first_space && absl::StartsWith(token, step.content)) {
-          token.erase(0, step.content.size());
-        }
-        token = absl::StrReplaceAll(token, {{step.content, " "}});
+        const bool drop = i == 0 && step.strip_first_space;
+        tokens[i] = absl::StrReplaceAll(tokens[i], {{step.content, drop ? "" : " "}});
       }
       return tokens;
   }

@@ -14,7 +14,10 @@
 // Decoding maps ids to token strings and runs "decoder" (ByteLevel, Replace,
 // ByteFallback, Fuse, Strip, Metaspace, Sequence). Anything else in the file
 // is rejected at load with a message naming the field and the supported
-// types. NFC is taken as the identity: exact for text already in NFC.
+// types. Two deliberate differences from Hugging Face: NFC is taken as the
+// identity (exact for text already in NFC), and the ByteLevel decoder keeps
+// bytes that are not valid UTF-8 instead of replacing them with U+FFFD, so a
+// prefix of a generation decodes to its exact bytes.
 //
 //   LIBRA_ASSIGN_OR_RETURN(HfTokenizer tokenizer, HfTokenizer::FromFile(dir + "/tokenizer.json"));
 //   LIBRA_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.Encode("Hello world"));

@@ -271,19 +271,21 @@ TEST(HfSentencePieceTest, MetaspaceLayout) {
   json["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", kSp},
                            {"prepend_scheme", "first"}, {"split", false}};
   // Byte tokens still need ByteFallback; Metaspace then turns ▁ into spaces
-  // and drops the one the pre-tokenizer prepended.
+  // and drops the first token's (the prepended one) before tokens are fused.
   json["decoder"] = {{"type", "Sequence"},
                      {"decoders",
                       {{{"type", "ByteFallback"}},
-                       {{"type", "Fuse"}},
                        {{"type", "Metaspace"}, {"replacement", kSp}, {"prepend_scheme", "first"},
-                        {"split", false}}}}};
+                        {"split", false}},
+                       {{"type", "Fuse"}}}}};
   const HfTokenizer tokenizer = Load(json);
   EXPECT_EQ(Encode(tokenizer, "hello world"), (Ids{271, 274, 262, 266}));
   // "first": only the segment at the start of the text gets ▁, so after <s>
   // "hello" is h e llo (no ▁he merge applies without ▁).
   EXPECT_EQ(Encode(tokenizer, "<s>hello"), (Ids{1, 260, 261, 270}));
   EXPECT_EQ(Decode(tokenizer, {271, 274, 262, 266}), "hello world");
+  // Only the first token's ▁ is the prepended space; later ones are spaces.
+  EXPECT_EQ(Decode(tokenizer, {259, 259, 271}), "  hello");
   for (const std::string& text : {std::string("hello world"), std::string("a  b c")}) {
     EXPECT_EQ(Decode(tokenizer, Encode(tokenizer, text)), text) << text;
   }
