@@ -121,6 +121,10 @@ absl::string_view PreTokenizerRegexSource(PreTokenizerRegex regex) {
 }
 
 std::optional<PreTokenizerRegex> FindPreTokenizerRegex(absl::string_view source) {
+  // Some Llama-3 derived files spell the case-insensitive contractions out.
+  constexpr absl::string_view kCl100kSpelledOut =
+      R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  if (source == kCl100kSpelledOut) return PreTokenizerRegex::kCl100k;
   for (PreTokenizerRegex regex :
        {PreTokenizerRegex::kGpt2, PreTokenizerRegex::kCl100k, PreTokenizerRegex::kQwen2}) {
     if (source == PreTokenizerRegexSource(regex)) return regex;

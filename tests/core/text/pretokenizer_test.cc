@@ -99,6 +99,9 @@ TEST(PreTokenizerTest, RecognisesRegexSources) {
             kGpt2);
   EXPECT_EQ(FindPreTokenizerRegex(PreTokenizerRegexSource(kCl100k)), kCl100k);
   EXPECT_EQ(FindPreTokenizerRegex(PreTokenizerRegexSource(kQwen2)), kQwen2);
+  EXPECT_EQ(FindPreTokenizerRegex(
+                R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
+            kCl100k);
   EXPECT_FALSE(FindPreTokenizerRegex(R"(\w+|\s+)").has_value());
 }
 
