@@ -64,7 +64,7 @@ Items BalancedBrackets(Rng& rng, int pairs) {
 // Half balanced, half a balanced string with one bracket changed so that it
 // is no longer balanced (a near miss, not random noise).
 Items BalancedOrNearMiss(Rng& rng) {
-  Items items = BalancedBrackets(rng, rng.Uniform(3, 4));
+  Items items = BalancedBrackets(rng, rng.Uniform(4, 5));
   if (rng.Bernoulli(0.5)) return items;
   while (Balanced(items)) {
     items[rng.Uniform(0, static_cast<int>(items.size()) - 1)] = std::string(1, rng.Pick(kBrackets));
@@ -262,7 +262,7 @@ std::vector<Family> Families() {
   return {{"letters", "uppercase letters A-Z, 5-8 of them", ""},
           {"digits", "digits 0-9, 4-7 of them", ""},
           {"words", "short lowercase words separated by spaces, 3-4 of them", " "},
-          {"brackets", "brackets ()[]{}<>, 4-8 of them", ""}};
+          {"brackets", "brackets ()[]{}<>, 4-8 of them (8-10 for balance checks)", ""}};
 }
 
 std::vector<Operation> Operations() {
