@@ -36,22 +36,20 @@ absl::Status AddedVocabulary::Add(AddedToken token) {
   }
   end_id_ = std::max(end_id_, token.id + 1);
   starts_token_[static_cast<unsigned char>(token.content[0])] = true;
+  index_by_id_[token.id] = tokens_.size();
+  index_by_content_[token.content] = tokens_.size();
   tokens_.push_back(std::move(token));
   return absl::OkStatus();
 }
 
 const AddedToken* AddedVocabulary::FindByContent(absl::string_view content) const {
-  for (const AddedToken& token : tokens_) {
-    if (token.content == content) return &token;
-  }
-  return nullptr;
+  auto it = index_by_content_.find(std::string(content));
+  return it == index_by_content_.end() ? nullptr : &tokens_[it->second];
 }
 
 const AddedToken* AddedVocabulary::FindById(int32_t id) const {
-  for (const AddedToken& token : tokens_) {
-    if (token.id == id) return &token;
-  }
-  return nullptr;
+  auto it = index_by_id_.find(id);
+  return it == index_by_id_.end() ? nullptr : &tokens_[it->second];
 }
 
 std::vector<AddedVocabulary::Segment> AddedVocabulary::Split(absl::string_view text,

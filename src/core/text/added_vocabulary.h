@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <utility>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -56,6 +57,8 @@ class AddedVocabulary {
 
  private:
   std::vector<AddedToken> tokens_;
+  std::unordered_map<int32_t, size_t> index_by_id_;
+  std::unordered_map<std::string, size_t> index_by_content_;
   int32_t end_id_ = 0;
   bool starts_token_[256] = {};  // bytes that begin some token: a cheap pre-check
 
