@@ -1,10 +1,14 @@
 #include "src/core/merge/expert_file.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "src/core/io/atomic_file.h"
 #include "tests/core/merge/test_util.h"
 
 namespace libra::merge {
@@ -63,6 +67,31 @@ TEST(ExpertFileTest, ScaleFromRsLoraAndExplicitScale) {
     ASSERT_TRUE(expert.ok());
     EXPECT_FLOAT_EQ(expert->Load(*expert->Find("m"))->lora.scale, expected) << key;
   }
+}
+
+TEST(ExpertFileTest, PeftFolderTakesScalingFromAdapterConfig) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/peft";
+  std::filesystem::create_directories(dir);
+  SafetensorsWriter writer;
+  for (const char* module : {"base_model.model.layers.0.q_proj", "base_model.model.layers.0.v_proj"}) {
+    ASSERT_TRUE(writer.Add(std::string(module) + ".lora_A.weight", RandomTensor({4, 6}, 1)).ok());
+    ASSERT_TRUE(writer.Add(std::string(module) + ".lora_B.weight", RandomTensor({5, 4}, 2)).ok());
+  }
+  writer.SetMetadata("format", "pt");
+  ASSERT_TRUE(writer.WriteAtomically(dir + "/adapter_model.safetensors").ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/adapter_config.json",
+                                  R"({"peft_type": "LORA", "r": 4, "lora_alpha": 16, "use_rslora": true,
+                                      "alpha_pattern": {"v_proj": 4}})")
+                  .ok());
+  absl::StatusOr<ExpertFile> expert = ExpertFile::Open(dir);  // the folder itself
+  ASSERT_TRUE(expert.ok()) << expert.status();
+  EXPECT_FLOAT_EQ(expert->Find("base_model.model.layers.0.q_proj")->scale, 16.0f / 2.0f);
+  EXPECT_FLOAT_EQ(expert->Find("base_model.model.layers.0.v_proj")->scale, 4.0f / 2.0f);
+
+  ASSERT_TRUE(WriteFileAtomically(dir + "/adapter_config.json", R"({"peft_type": "IA3"})").ok());
+  expert = ExpertFile::Open(dir + "/adapter_model.safetensors");
+  EXPECT_TRUE(absl::StrContains(expert.status().message(), "peft_type \"IA3\" is not LORA"))
+      << expert.status();
 }
 
 TEST(ExpertFileTest, RejectsInconsistentModules) {
