@@ -39,7 +39,7 @@
 #include "src/core/merge/stream.h"
 
 ABSL_FLAG(std::vector<std::string>, files, {},
-          "Expert safetensors files to merge (instead of DIR and --experts).");
+          "Expert safetensors files or PEFT adapter folders to merge (instead of DIR and --experts).");
 ABSL_FLAG(std::vector<std::string>, density, {},
           "Fraction of entries kept, in (0, 1]: one value, or one per expert.");
 ABSL_FLAG(std::optional<double>, lambda, std::nullopt, "Scale of the merged task vector.");
