@@ -226,10 +226,10 @@ int RunMerge(const std::vector<std::string>& args) {
     }
   }
   if (!out_peft.empty()) {
-    if (mkdir(out_peft.c_str(), 0755) != 0 && !Exists(out_peft)) {
-      return ReportError(absl::InternalError(absl::StrCat("cannot create folder (", out_peft, ")")));
-    }
-    target = absl::StrCat(out_peft, "/.libra-merge-", getpid(), ".safetensors");
+    // Merged beside the folder first, so a failed merge leaves nothing behind.
+    std::string folder = out_peft;
+    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+    target = absl::StrCat(folder, ".libra-merge-", getpid(), ".safetensors");
   }
   for (const std::string& warning : plan->warnings) {
     std::fprintf(stderr, "libra: warning: %s\n", warning.c_str());
