@@ -12,3 +12,8 @@ ABSL_FLAG(std::vector<std::string>, task, {}, "Task names (comma-separated).");
 ABSL_FLAG(std::string, device, "cpu", "Compute device: cpu or cuda.");
 ABSL_FLAG(int, rank, 0, "LoRA rank.");
 ABSL_FLAG(std::string, config, "", "Configuration file.");
+ABSL_FLAG(std::vector<std::string>, experts, {}, "Expert names (comma-separated).");
+ABSL_FLAG(bool, all, false, "Every expert of the library.");
+ABSL_FLAG(std::string, method, "", "Method name (merge: linear, ties, ...).");
+ABSL_FLAG(std::string, mode, "delta", "LoRA handling (merge: delta, ab or svd).");
+ABSL_FLAG(std::vector<std::string>, weights, {}, "One weight per expert (comma-separated).");

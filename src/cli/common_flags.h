@@ -21,5 +21,10 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, task);
 ABSL_DECLARE_FLAG(std::string, device);
 ABSL_DECLARE_FLAG(int, rank);
 ABSL_DECLARE_FLAG(std::string, config);
+ABSL_DECLARE_FLAG(std::vector<std::string>, experts);
+ABSL_DECLARE_FLAG(bool, all);
+ABSL_DECLARE_FLAG(std::string, method);
+ABSL_DECLARE_FLAG(std::string, mode);
+ABSL_DECLARE_FLAG(std::vector<std::string>, weights);
 
 #endif  // LIBRA_CLI_COMMON_FLAGS_H_

@@ -63,10 +63,18 @@ int Main(int argc, char** argv) {
   }
   // Hand abseil "libra CMD" as the program name and the rest as arguments.
   std::vector<char*> rest = {argv[0]};
+  bool flags_ended = false;
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       PrintCommandHelp(*command);
       return kExitOk;
+    }
+    // Flags may be spelled with dashes (--out-file); abseil's names use '_'.
+    if (!flags_ended && !std::strncmp(argv[i], "--", 2)) {
+      flags_ended = argv[i][2] == '\0';
+      for (char* c = argv[i] + 2; *c != '\0' && *c != '='; ++c) {
+        if (*c == '-') *c = '_';
+      }
     }
     rest.push_back(argv[i]);
   }

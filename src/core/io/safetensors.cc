@@ -269,6 +269,15 @@ absl::Span<const uint8_t> SafetensorsFile::RawBytes(const TensorInfo& info) cons
   return absl::Span<const uint8_t>(data_ + info.begin, info.end - info.begin);
 }
 
+void SafetensorsFile::ReleasePages() const {
+#ifndef __EMSCRIPTEN__
+  // Clean read-only private pages: dropping them loses nothing.
+  if (mapping_ != nullptr && mapping_->address != nullptr) {
+    madvise(mapping_->address, mapping_->length, MADV_DONTNEED);
+  }
+#endif
+}
+
 absl::StatusOr<Tensor> SafetensorsFile::ReadFloat(absl::string_view name) const {
   const TensorInfo* info = Find(name);
   if (info == nullptr) return absl::NotFoundError(absl::StrCat("no tensor \"", name, "\" (", label_, ")"));

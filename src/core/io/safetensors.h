@@ -66,6 +66,11 @@ class SafetensorsFile {
   // I64, I32, I16, I8, U8 and BOOL tensors as int64.
   absl::StatusOr<Int64Tensor> ReadInt64(absl::string_view name) const;
   absl::Span<const uint8_t> RawBytes(const TensorInfo& info) const;
+  // Lets the OS drop this file's mapped pages from the process's resident
+  // memory (streaming merges read each tensor once). The whole mapping, not
+  // one tensor: the kernel's fault-around maps neighbouring pages too.
+  // Reading again faults pages back in. A no-op for FromBytes and WebAssembly.
+  void ReleasePages() const;
 
   // Error naming the first tensor holding a NaN or Inf. Not run by Open().
   absl::Status CheckFinite() const;

@@ -159,9 +159,16 @@ absl::Status SafetensorsStreamWriter::Append(const Tensor& tensor) {
     return absl::InvalidArgumentError(absl::StrCat("tensor \"", spec.name, "\": expected ", ShapeToString(spec.shape),
                                                    ", got ", ShapeToString(tensor.shape())));
   }
-  state_->buffer.clear();
-  AppendEncoded(tensor.data(), tensor.size(), spec.dtype, &state_->buffer);
-  LIBRA_RETURN_IF_ERROR(state_->file.Write(state_->buffer));
+  if (spec.dtype == DType::kF32) {
+    // Already the on-disk encoding: write straight from the tensor, so a
+    // streaming merge holds no second copy of its largest output.
+    LIBRA_RETURN_IF_ERROR(state_->file.Write(absl::string_view(
+        reinterpret_cast<const char*>(tensor.data()), tensor.size() * sizeof(float))));
+  } else {
+    state_->buffer.clear();
+    AppendEncoded(tensor.data(), tensor.size(), spec.dtype, &state_->buffer);
+    LIBRA_RETURN_IF_ERROR(state_->file.Write(state_->buffer));
+  }
   ++state_->next;
   return absl::OkStatus();
 }
