@@ -45,13 +45,18 @@ absl::Status Validate(const Tensor& a, const Tensor& b, float scale, absl::strin
   return absl::OkStatus();
 }
 
-// Thin QR of `m` [rows, cols]: Q [rows, p] with orthonormal columns and
-// R [p, cols] upper triangular, p = min(rows, cols).
-void ThinQr(const MatrixXd& m, MatrixXd* q, MatrixXd* r) {
-  const Eigen::Index p = std::min(m.rows(), m.cols());
-  Eigen::HouseholderQR<MatrixXd> qr(m);
-  *q = qr.householderQ() * MatrixXd::Identity(m.rows(), p);
-  *r = qr.matrixQR().topRows(p).triangularView<Eigen::Upper>();
+// R factor [p, cols] of the QR of `qr`'s matrix, p = min(rows, cols).
+MatrixXd UpperFactor(const Eigen::HouseholderQR<MatrixXd>& qr) {
+  const Eigen::Index p = std::min(qr.rows(), qr.cols());
+  return qr.matrixQR().topRows(p).triangularView<Eigen::Upper>();
+}
+
+// Q [rows, p] times `small` [p]: applies the Householder reflectors to the
+// zero-padded vector, O(rows * cols), without forming Q.
+Eigen::VectorXd ApplyQ(const Eigen::HouseholderQR<MatrixXd>& qr, const Eigen::VectorXd& small) {
+  Eigen::VectorXd padded = Eigen::VectorXd::Zero(qr.rows());
+  padded.head(small.size()) = small;
+  return qr.householderQ() * padded;
 }
 
 }  // namespace
@@ -82,10 +87,11 @@ absl::StatusOr<SingularTriplets> TopSingularTriplets(const Tensor& lora_a, const
   const MatrixXd a_t =
       Eigen::Map<const RowMajorFloat>(lora_a.data(), rank, in).cast<double>().transpose();
   const MatrixXd b = Eigen::Map<const RowMajorFloat>(lora_b.data(), out, rank).cast<double>();
-  MatrixXd qa, ra, qb, rb;
-  ThinQr(a_t, &qa, &ra);  // A^T = Qa Ra
-  ThinQr(b, &qb, &rb);    // B = Qb Rb
-  const MatrixXd core = static_cast<double>(scale) * rb * ra.transpose();
+  // Only the R factors are formed; Qa and Qb are applied to the k small
+  // singular vectors at the end, so no [in, r] or [out, r] Q is built.
+  const Eigen::HouseholderQR<MatrixXd> qr_a(a_t);  // A^T = Qa Ra
+  const Eigen::HouseholderQR<MatrixXd> qr_b(b);    // B = Qb Rb
+  const MatrixXd core = static_cast<double>(scale) * UpperFactor(qr_b) * UpperFactor(qr_a).transpose();
   Eigen::JacobiSVD<MatrixXd> svd(core, Eigen::ComputeFullU | Eigen::ComputeFullV);
 
   SingularTriplets result;
@@ -94,8 +100,8 @@ absl::StatusOr<SingularTriplets> TopSingularTriplets(const Tensor& lora_a, const
   result.left = Tensor::Zeros({k, out});
   for (int j = 0; j < k; ++j) {
     result.values[j] = static_cast<float>(svd.singularValues()(j));
-    const Eigen::VectorXd right = qa * svd.matrixV().col(j);
-    const Eigen::VectorXd left = qb * svd.matrixU().col(j);
+    const Eigen::VectorXd right = ApplyQ(qr_a, svd.matrixV().col(j));
+    const Eigen::VectorXd left = ApplyQ(qr_b, svd.matrixU().col(j));
     float* right_row = result.right.data() + j * in;
     float* left_row = result.left.data() + j * out;
     for (int64_t i = 0; i < in; ++i) right_row[i] = static_cast<float>(right(i));
