@@ -7,6 +7,8 @@ namespace libra::cli {
 // Each command's Run lives in its <name>_command.cc.
 int RunVersion(const std::vector<std::string>& args);
 int RunMerge(const std::vector<std::string>& args);
+int RunLibrary(const std::vector<std::string>& args);
+int RunExportPeft(const std::vector<std::string>& args);
 
 absl::Span<const Command> AllCommands() {
   static const Command kCommands[] = {
@@ -17,6 +19,13 @@ absl::Span<const Command> AllCommands() {
        "--out NAME | --out-file F.safetensors | --out-peft DIR; or libra merge [DIR] --config merge.yaml",
        "src/cli/merge_command.cc", "json,seed,out,base,rank,config,experts,all,method,mode,weights",
        RunMerge},
+      {"library", "Create, fill, list, show, remove from and verify an expert library.",
+       "libra library create DIR --base NAME | add DIR --name N (--peft PEFT_DIR | --tensors F "
+       "--type lora|sparse|delta) [--task T ...] | ls DIR [--json] | show DIR NAME | rm DIR NAME | "
+       "verify DIR [--check-finite]",
+       "src/cli/library_command.cc", "json,name,base,type,task,rank,alpha,use_rslora,keep_ratio", RunLibrary},
+      {"export-peft", "Write a library LoRA expert as a PEFT adapter folder.",
+       "libra export-peft DIR NAME OUT_DIR", "src/cli/export_peft_command.cc", "", RunExportPeft},
   };
   return kCommands;
 }

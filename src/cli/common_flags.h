@@ -27,4 +27,8 @@ ABSL_DECLARE_FLAG(std::string, method);
 ABSL_DECLARE_FLAG(std::string, mode);
 ABSL_DECLARE_FLAG(std::vector<std::string>, weights);
 
+ABSL_DECLARE_FLAG(double, alpha);
+ABSL_DECLARE_FLAG(bool, use_rslora);
+ABSL_DECLARE_FLAG(double, keep_ratio);
+
 #endif  // LIBRA_CLI_COMMON_FLAGS_H_
