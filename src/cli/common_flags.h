@@ -27,4 +27,11 @@ ABSL_DECLARE_FLAG(std::string, method);
 ABSL_DECLARE_FLAG(std::string, mode);
 ABSL_DECLARE_FLAG(std::vector<std::string>, weights);
 
+ABSL_DECLARE_FLAG(std::string, data);
+ABSL_DECLARE_FLAG(std::string, split);
+ABSL_DECLARE_FLAG(std::vector<std::string>, expert_file);
+ABSL_DECLARE_FLAG(std::string, mixing);
+ABSL_DECLARE_FLAG(int64_t, max_new_tokens);
+ABSL_DECLARE_FLAG(int64_t, max_length);
+
 #endif  // LIBRA_CLI_COMMON_FLAGS_H_

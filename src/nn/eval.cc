@@ -55,7 +55,7 @@ std::vector<double> ScoreOptions(CausalLMImpl& model, const std::vector<int64_t>
     torch::Tensor logp = torch::log_softmax(model.forward(input)[0].to(torch::kFloat32), -1);
     double total = 0.0;
     for (size_t k = 0; k < option.size(); ++k) {
-      total += logp[prompt.size() + k - 1][option[k]].item<double>();
+      total += logp[static_cast<int64_t>(prompt.size() + k) - 1][option[k]].item<double>();
     }
     scores.push_back(total);
   }
@@ -99,7 +99,7 @@ absl::StatusOr<EvalResult> Evaluate(CausalLMImpl& model, const text::Tokenizer& 
                            EncodeExample(tokenizer, ex.source, ex.target, options.max_length));
     torch::Tensor input = torch::tensor(tf.ids, torch::kInt64).view({1, -1}).to(options.device);
     torch::Tensor predicted = model.forward(input)[0].argmax(-1).to(torch::kCPU);
-    for (size_t p = std::max<int64_t>(tf.target_start, 1) - 1; p + 1 < tf.ids.size(); ++p) {
+    for (int64_t p = std::max<int64_t>(tf.target_start, 1) - 1; p + 1 < static_cast<int64_t>(tf.ids.size()); ++p) {
       correct_tokens += predicted[p].item<int64_t>() == tf.ids[p + 1];
       ++target_tokens;
     }

@@ -124,7 +124,7 @@ TEST(TrainerTest, OneStepMatchesTorchAdamW) {
   adamw.step();
   auto a = TrainableParameters(*ours), b = TrainableParameters(*theirs);
   for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_TRUE(torch::allclose(a[i].second, b[i].second, 1e-6, 1e-7)) << a[i].first;
+    EXPECT_TRUE(torch::allclose(a[i].second, b[i].second, 1e-5, 1e-6)) << a[i].first;
   }
 }
 
