@@ -1,0 +1,44 @@
+// Keeps an expert's auxiliary Arrow prototype file in step with its tensors.
+//
+// RefreshPrototypes reads the LoRA expert at `expert_path` (PEFT-style
+// lora_A/lora_B tensors, scale from metadata per lora_modules.h) and writes
+// its prototypes (expert_prototypes.h) atomically to `prototypes_path`,
+// unless that file already holds prototypes for the same `source_hash` and
+// top_k. `source_hash` identifies the expert's tensor file: the library
+// manifest's hash, or FileFingerprint() for a loose file.
+//
+//   LIBRA_ASSIGN_OR_RETURN(std::string hash, arrow::FileFingerprint(expert));
+//   LIBRA_ASSIGN_OR_RETURN(arrow::RefreshOutcome outcome,
+//                          arrow::RefreshPrototypes(expert, aux, hash, /*top_k=*/1));
+#ifndef LIBRA_CORE_ARROW_PROTOTYPE_CACHE_H_
+#define LIBRA_CORE_ARROW_PROTOTYPE_CACHE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace libra::arrow {
+
+enum class RefreshOutcome { kComputed, kUpToDate };
+
+struct RefreshResult {
+  RefreshOutcome outcome = RefreshOutcome::kComputed;
+  int modules = 0;
+};
+
+// Whether `prototypes_path` is a readable prototype file for `source_hash`
+// with top_k == `top_k`. A missing or unreadable file is simply stale.
+bool PrototypesUpToDate(const std::string& prototypes_path, const std::string& source_hash,
+                        int top_k);
+
+absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
+                                                const std::string& prototypes_path,
+                                                const std::string& source_hash, int top_k = 1);
+
+// "fnv1a64:<16 hex digits>" of the file's bytes: a change detector for
+// files that carry no manifest hash (not a cryptographic hash).
+absl::StatusOr<std::string> FileFingerprint(const std::string& path);
+
+}  // namespace libra::arrow
+
+#endif  // LIBRA_CORE_ARROW_PROTOTYPE_CACHE_H_
