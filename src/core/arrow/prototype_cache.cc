@@ -3,11 +3,11 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "src/core/arrow/expert_prototypes.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
 #include "src/core/lora/lora_modules.h"
+#include "src/core/sha256.h"
 #include "src/core/status_macros.h"
 
 namespace libra::arrow {
@@ -22,7 +22,8 @@ bool PrototypesUpToDate(const std::string& prototypes_path, const std::string& s
 
 absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
                                                 const std::string& prototypes_path,
-                                                const std::string& source_hash, int top_k) {
+                                                const std::string& source_hash, int top_k,
+                                                const ScaleFn& scale_of) {
   if (PrototypesUpToDate(prototypes_path, source_hash, top_k)) {
     absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(prototypes_path);
     absl::StatusOr<ExpertPrototypes> existing = ReadExpertPrototypes(*file);
@@ -30,9 +31,17 @@ absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
   }
   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(expert_path));
   LIBRA_ASSIGN_OR_RETURN(std::vector<LoraModule> modules, ReadLoraModules(file));
-  LIBRA_ASSIGN_OR_RETURN(float scale,
-                         LoraScaleFromMetadata(file.metadata(), modules[0].a.dim(0), file.label()));
-  absl::StatusOr<ExpertPrototypes> prototypes = ComputeExpertPrototypes(modules, scale, top_k);
+  std::vector<float> scales;
+  for (const LoraModule& module : modules) {
+    const int64_t rank = module.a.dim(0);
+    if (scale_of) {
+      scales.push_back(static_cast<float>(scale_of(module.name, rank)));
+    } else {
+      LIBRA_ASSIGN_OR_RETURN(float scale, LoraScaleFromMetadata(file.metadata(), rank, file.label()));
+      scales.push_back(scale);
+    }
+  }
+  absl::StatusOr<ExpertPrototypes> prototypes = ComputeExpertPrototypes(modules, scales, top_k);
   if (!prototypes.ok()) {
     return absl::Status(prototypes.status().code(),
                         absl::StrCat(prototypes.status().message(), " (", expert_path, ")"));
@@ -43,13 +52,7 @@ absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
 }
 
 absl::StatusOr<std::string> FileFingerprint(const std::string& path) {
-  LIBRA_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return absl::StrFormat("fnv1a64:%016x", hash);
+  return Sha256File(path);
 }
 
 }  // namespace libra::arrow

@@ -5,7 +5,9 @@
 // its prototypes (expert_prototypes.h) atomically to `prototypes_path`,
 // unless that file already holds prototypes for the same `source_hash` and
 // top_k. `source_hash` identifies the expert's tensor file: the library
-// manifest's hash, or FileFingerprint() for a loose file.
+// manifest's sha256, or FileFingerprint() for a loose file. `scale_of`
+// gives the LoRA scale per module (the manifest's LoraParams::ScaleOf);
+// without it the file's metadata decides (lora_modules.h).
 //
 //   LIBRA_ASSIGN_OR_RETURN(std::string hash, arrow::FileFingerprint(expert));
 //   LIBRA_ASSIGN_OR_RETURN(arrow::RefreshOutcome outcome,
@@ -13,6 +15,8 @@
 #ifndef LIBRA_CORE_ARROW_PROTOTYPE_CACHE_H_
 #define LIBRA_CORE_ARROW_PROTOTYPE_CACHE_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -31,12 +35,16 @@ struct RefreshResult {
 bool PrototypesUpToDate(const std::string& prototypes_path, const std::string& source_hash,
                         int top_k);
 
+// Scale of dW = s B A for `module` of rank `rank`.
+using ScaleFn = std::function<double(const std::string& module, int64_t rank)>;
+
 absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
                                                 const std::string& prototypes_path,
-                                                const std::string& source_hash, int top_k = 1);
+                                                const std::string& source_hash, int top_k = 1,
+                                                const ScaleFn& scale_of = nullptr);
 
-// "fnv1a64:<16 hex digits>" of the file's bytes: a change detector for
-// files that carry no manifest hash (not a cryptographic hash).
+// Lowercase hex SHA-256 of the file: the same hash the library manifest
+// records for an expert's tensor file.
 absl::StatusOr<std::string> FileFingerprint(const std::string& path);
 
 }  // namespace libra::arrow

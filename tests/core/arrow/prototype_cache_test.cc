@@ -33,7 +33,7 @@ TEST(PrototypeCacheTest, ComputesOnceAndRecomputesWhenTheExpertChanges) {
   WriteExpert(expert, 1, &a, &b);
   absl::StatusOr<std::string> hash = FileFingerprint(expert);
   ASSERT_TRUE(hash.ok()) << hash.status();
-  EXPECT_EQ(hash->rfind("fnv1a64:", 0), 0u);
+  EXPECT_EQ(hash->size(), 64u);  // sha256 hex
 
   absl::StatusOr<RefreshResult> first = RefreshPrototypes(expert, aux, *hash, 2);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -67,6 +67,17 @@ TEST(PrototypeCacheTest, ComputesOnceAndRecomputesWhenTheExpertChanges) {
   EXPECT_EQ(third->outcome, RefreshOutcome::kComputed);
   // A different top_k is stale too.
   EXPECT_FALSE(PrototypesUpToDate(aux, *new_hash, 1));
+
+  // A manifest-provided scale overrides the metadata: values scale with it.
+  const std::string aux2 = Temp("e.arrow2.safetensors");
+  absl::StatusOr<RefreshResult> scaled = RefreshPrototypes(
+      expert, aux2, *new_hash, 1, [](const std::string&, int64_t rank) { return 2.0 / rank; });
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  absl::StatusOr<ExpertPrototypes> back = ReadExpertPrototypes(*SafetensorsFile::Open(aux2));
+  ASSERT_TRUE(back.ok());
+  absl::StatusOr<SingularTriplets> half = TopSingularTriplets(a, b, 0.5f, 1);
+  ASSERT_TRUE(half.ok());
+  EXPECT_FLOAT_EQ(back->modules[0].values[0], half->values[0]);
 }
 
 TEST(PrototypeCacheTest, ABadExpertLeavesNoPrototypeFile) {
