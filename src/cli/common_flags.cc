@@ -17,3 +17,5 @@ ABSL_FLAG(bool, all, false, "Every expert of the library.");
 ABSL_FLAG(std::string, method, "", "Method name (merge: linear, ties, ...).");
 ABSL_FLAG(std::string, mode, "delta", "LoRA handling (merge: delta, ab or svd).");
 ABSL_FLAG(std::vector<std::string>, weights, {}, "One weight per expert (comma-separated).");
+ABSL_FLAG(int, k, 0, "Number of clusters (cluster: MBC's k).");
+ABSL_FLAG(int, top_k, 1, "How many top singular vectors / experts to keep (arrow: prototypes per module).");

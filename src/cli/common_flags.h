@@ -27,4 +27,7 @@ ABSL_DECLARE_FLAG(std::string, method);
 ABSL_DECLARE_FLAG(std::string, mode);
 ABSL_DECLARE_FLAG(std::vector<std::string>, weights);
 
+ABSL_DECLARE_FLAG(int, k);
+ABSL_DECLARE_FLAG(int, top_k);
+
 #endif  // LIBRA_CLI_COMMON_FLAGS_H_

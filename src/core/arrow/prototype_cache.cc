@@ -1,5 +1,6 @@
 #include "src/core/arrow/prototype_cache.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +31,13 @@ absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
     return RefreshResult{RefreshOutcome::kUpToDate, static_cast<int>(existing->modules.size())};
   }
   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(expert_path));
+  const bool has_lora = std::any_of(file.tensors().begin(), file.tensors().end(),
+                                    [](const TensorInfo& info) {
+                                      std::string module;
+                                      bool is_a;
+                                      return ParseLoraTensorName(info.name, &module, &is_a);
+                                    });
+  if (!has_lora) return RefreshResult{RefreshOutcome::kNotLora, 0};
   LIBRA_ASSIGN_OR_RETURN(std::vector<LoraModule> modules, ReadLoraModules(file));
   std::vector<float> scales;
   for (const LoraModule& module : modules) {

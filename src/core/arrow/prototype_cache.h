@@ -23,7 +23,9 @@
 
 namespace libra::arrow {
 
-enum class RefreshOutcome { kComputed, kUpToDate };
+// kNotLora: the file has no lora_A/lora_B tensors (a sparse or dense
+// expert); nothing is written.
+enum class RefreshOutcome { kComputed, kUpToDate, kNotLora };
 
 struct RefreshResult {
   RefreshOutcome outcome = RefreshOutcome::kComputed;
