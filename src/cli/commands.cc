@@ -12,6 +12,8 @@ int RunExportPeft(const std::vector<std::string>& args);
 int RunTrain(const std::vector<std::string>& args);
 int RunEval(const std::vector<std::string>& args);
 int RunGenerate(const std::vector<std::string>& args);
+int RunArrow(const std::vector<std::string>& args);
+int RunCluster(const std::vector<std::string>& args);
 
 absl::Span<const Command> AllCommands() {
   static const Command kCommands[] = {
@@ -44,6 +46,12 @@ absl::Span<const Command> AllCommands() {
       {"generate", "Greedy generation from prompts with a model, expert or mixture.",
        "libra generate --base DIR [--expert_file A[,B..]] PROMPT...", "src/cli/generate_command.cc",
        "base,device,weights,expert_file,mixing,max_new_tokens,max_length", RunGenerate},
+      {"arrow", "Compute Arrow prototypes for every LoRA expert that lacks them or changed.",
+       "libra arrow DIR [--top-k K] [--json]", "src/cli/arrow_command.cc", "json,top_k", RunArrow},
+      {"cluster", "Cluster LoRA experts by their parameters (MBC) and store the clusters.",
+       "libra cluster DIR --k K [--sparsity-quantile Q] [--embedding-dims D] [--restarts R] "
+       "[--seed S] [--json]",
+       "src/cli/cluster_command.cc", "json,seed,k", RunCluster},
   };
   return kCommands;
 }

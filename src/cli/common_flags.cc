@@ -27,3 +27,5 @@ ABSL_FLAG(std::vector<std::string>, expert_file, {},
 ABSL_FLAG(std::string, mixing, "output", "Expert mixture: output or parameter mixing.");
 ABSL_FLAG(int64_t, max_new_tokens, 64, "Greedy generation: most tokens generated.");
 ABSL_FLAG(int64_t, max_length, 512, "Most tokens per example (the prompt is cut from the left).");
+ABSL_FLAG(int, k, 0, "Number of clusters (cluster: MBC's k).");
+ABSL_FLAG(int, top_k, 1, "How many top singular vectors / experts to keep (arrow: prototypes per module).");

@@ -36,5 +36,7 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, expert_file);
 ABSL_DECLARE_FLAG(std::string, mixing);
 ABSL_DECLARE_FLAG(int64_t, max_new_tokens);
 ABSL_DECLARE_FLAG(int64_t, max_length);
+ABSL_DECLARE_FLAG(int, k);
+ABSL_DECLARE_FLAG(int, top_k);
 
 #endif  // LIBRA_CLI_COMMON_FLAGS_H_
