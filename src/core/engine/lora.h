@@ -8,8 +8,8 @@
 // The scale comes from the file's metadata: "lora_scale", else "lora_alpha"
 // / r ("use_rslora" = "true": / sqrt(r)), else 1 (as src/core/merge reads it).
 //
-// Arrow's prototype of a module is the top right singular vector of B A:
-// unit norm, in input space, sign arbitrary (routing uses |<x, p>|).
+// Arrow's prototype of a module is the top right singular vector of s B A
+// (src/core/arrow/prototype.h): unit norm, in input space.
 //
 //   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
 //   LIBRA_ASSIGN_OR_RETURN(LoraExpert expert, LoadLoraExpert("math", file, config));
@@ -61,10 +61,6 @@ struct LoraExpert {
 // tensor; a file without any LoRA module is an error too.
 absl::StatusOr<LoraExpert> LoadLoraExpert(std::string name, const SafetensorsFile& file,
                                           const LlamaConfig& config);
-
-// Top right singular vector of B A (unit norm) without forming B A: a QR
-// of A^T reduces it to a symmetric r x r eigenproblem solved by Jacobi.
-absl::StatusOr<Tensor> ArrowPrototype(const Tensor& a, const Tensor& b);
 
 }  // namespace libra::engine
 

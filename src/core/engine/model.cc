@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/core/arrow/router.h"
 #include "src/core/engine/kernels.h"
 #include "src/core/status_macros.h"
 
@@ -124,6 +124,19 @@ absl::StatusOr<Session> Session::Create(const LlamaModel* model, const std::vect
     }
   }
   Session session(model, experts, options);
+  session.module_experts_.resize(config.num_layers * kNumProj);
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    for (int p = 0; p < kNumProj; ++p) {
+      ModuleExperts& slot = session.module_experts_[l * kNumProj + p];
+      for (int e = 0; e < static_cast<int>(experts->size()); ++e) {
+        const LoraModule* module = (*experts)[e].Find(static_cast<int>(l), static_cast<Proj>(p));
+        if (module == nullptr) continue;
+        slot.experts.push_back(e);
+        slot.prototypes.insert(slot.prototypes.end(), module->prototype.values().begin(),
+                               module->prototype.values().end());
+      }
+    }
+  }
   const int64_t cache = config.max_positions * config.kv_dim();
   session.key_cache_.assign(config.num_layers, std::vector<float>(cache, 0.0f));
   session.value_cache_.assign(config.num_layers, std::vector<float>(cache, 0.0f));
@@ -136,27 +149,24 @@ void Session::Linear(int layer, Proj proj, const float* in, float* out, float* t
   const Tensor& weight = model_->layers[layer].Weight(proj);
   MatVec(weight.data(), out_dim, in_dim, in, out);  // [out] = W[out, in] x[in]
 
-  // 1. candidates and their scores
-  std::vector<int> candidates;
-  std::vector<float> scores;
-  for (int e = 0; e < static_cast<int>(experts_->size()); ++e) {
-    const LoraModule* module = (*experts_)[e].Find(layer, proj);
-    if (module == nullptr) continue;
-    candidates.push_back(e);
-    scores.push_back(std::fabs(Dot(in, module->prototype.data(), in_dim)));
-  }
+  const ModuleExperts& slot = module_experts_[layer * kNumProj + static_cast<int>(proj)];
+  const std::vector<int>& candidates = slot.experts;
   if (candidates.empty()) return;
-  std::vector<int> order(candidates.size());
-  std::iota(order.begin(), order.end(), 0);
+  std::vector<int32_t> order;
   std::vector<float> weights;
   if (options_.mode == RoutingOptions::Mode::kUniform) {
+    for (int32_t i = 0; i < static_cast<int32_t>(candidates.size()); ++i) order.push_back(i);
     weights.assign(order.size(), 1.0f / static_cast<float>(order.size()));
   } else {
-    // 2. top k (ties: lower expert index first); 3. softmax over the k
-    std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return scores[x] > scores[y]; });
-    order.resize(std::min<size_t>(order.size(), static_cast<size_t>(options_.top_k)));
-    for (int i : order) weights.push_back(scores[i] / options_.temperature);
-    Softmax(weights.data(), static_cast<int64_t>(weights.size()));
+    arrow::RouterOptions router;
+    router.top_k = std::min<int>(options_.top_k, static_cast<int>(candidates.size()));
+    router.temperature = options_.temperature;
+    order.resize(router.top_k);
+    weights.resize(router.top_k);
+    // Options and sizes were checked in Create(), so routing cannot fail here.
+    arrow::RouteRaw(in, 1, slot.prototypes.data(), static_cast<int64_t>(candidates.size()), in_dim, router,
+                    order.data(), weights.data())
+        .IgnoreError();
   }
   for (size_t i = 0; i < order.size(); ++i) trace[candidates[order[i]]] = weights[i];
 

@@ -10,7 +10,8 @@
 // with grouped-query attention and a KV cache, one token per Step().
 //
 // An adapted module computes W x + sum_e w_e s_e B_e A_e x over the experts
-// that adapt it. Arrow (Ostapenko et al. 2024) picks w per token and module:
+// that adapt it. Arrow (Ostapenko et al. 2024) picks w per token and module
+// (scoring by src/core/arrow/router.h):
 //   1. score every expert: |<x, p_e>|, p_e its prototype (lora.h);
 //   2. keep the top k; 3. w = softmax over the k scores / temperature.
 // Parameter mixing (option) applies (sum w_e s_e B_e)(sum w_e A_e) x instead.
@@ -93,6 +94,12 @@ class Session {
   int64_t position_ = 0;
   std::vector<std::vector<float>> key_cache_;    // per layer [max_positions, kv*hd]
   std::vector<std::vector<float>> value_cache_;  // per layer [max_positions, kv*hd]
+  // Per (layer, proj): the experts adapting it and their prototypes [E', in].
+  struct ModuleExperts {
+    std::vector<int> experts;
+    std::vector<float> prototypes;
+  };
+  std::vector<ModuleExperts> module_experts_;  // [layers * kNumProj]
   std::vector<float> routing_;
   std::vector<float> scratch_;
 };

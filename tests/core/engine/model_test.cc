@@ -286,25 +286,6 @@ TEST(EngineTest, EosStopsGeneration) {
   EXPECT_TRUE(stopped->tokens.empty());
 }
 
-TEST(EngineTest, ArrowPrototypeIsTopRightSingularVectorOfRankOneDelta) {
-  // B A = b a^T for rank 1: the prototype is a / |a| up to sign.
-  Tensor a({1, 3}, {3.0f, 0.0f, 4.0f});
-  Tensor b({2, 1}, {1.0f, -2.0f});
-  auto p = ArrowPrototype(a, b);
-  ASSERT_TRUE(p.ok());
-  EXPECT_NEAR(std::fabs(p->at(0)), 0.6f, 1e-6f);
-  EXPECT_NEAR(p->at(1), 0.0f, 1e-6f);
-  EXPECT_NEAR(std::fabs(p->at(2)), 0.8f, 1e-6f);
-  EXPECT_GT(p->at(0) * p->at(2), 0.0f);
-}
-
-TEST(EngineTest, ArrowPrototypeRejectsZeroAndMismatch) {
-  EXPECT_EQ(ArrowPrototype(Tensor::Zeros({2, 3}), Tensor::Zeros({4, 2})).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  auto bad = ArrowPrototype(Tensor::Zeros({2, 3}), Tensor::Zeros({4, 3}));
-  EXPECT_NE(std::string(bad.status().message()).find("do not chain"), std::string::npos);
-}
-
 TEST(EngineTest, LoadRejectsWrongShapeAndMissingTensor) {
   LlamaConfig config = TinyConfig(false);
   const std::string dir = WriteModel(config, "bad_shape", 1);
