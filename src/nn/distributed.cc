@@ -376,7 +376,21 @@ absl::Status DistributedContext::AllReduceGradients(const std::vector<at::Tensor
     if (!parameter.grad().defined()) parameter.mutable_grad() = at::zeros_like(parameter);
     gradients.push_back(parameter.grad());
   }
-  std::vector<Bucket> buckets = MakeBuckets(gradients, options_.bucket_bytes, backend_);
+  return AverageInPlace(gradients, "gradient all-reduce");
+}
+
+absl::Status DistributedContext::AllReduceMean(const std::vector<at::Tensor>& tensors) {
+  for (const at::Tensor& tensor : tensors) {
+    absl::Status status = CheckDense(tensor, "all-reduce");
+    if (!status.ok()) return status;
+  }
+  if (!is_distributed()) return absl::OkStatus();
+  return AverageInPlace(tensors, "all-reduce");
+}
+
+absl::Status DistributedContext::AverageInPlace(const std::vector<at::Tensor>& tensors,
+                                                const char* what) {
+  std::vector<Bucket> buckets = MakeBuckets(tensors, options_.bucket_bytes, backend_);
   try {
     std::vector<at::Tensor> flats;
     for (const Bucket& bucket : buckets) flats.push_back(Flatten(bucket));
@@ -386,8 +400,7 @@ absl::Status DistributedContext::AllReduceGradients(const std::vector<at::Tensor
       Unflatten(flats[i], buckets[i]);
     }
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("rank ", rank(), ": gradient all-reduce failed: ", e.what()));
+    return absl::UnavailableError(absl::StrCat("rank ", rank(), ": ", what, " failed: ", e.what()));
   }
   return absl::OkStatus();
 }

@@ -218,6 +218,7 @@ TEST(DataParallel, FileStoreAllReduceAveragesGradientsPerDtype) {
     return params;
   };
   std::vector<torch::Tensor> params[2] = {make_params(0), make_params(1)};
+  std::vector<torch::Tensor> plain[2] = {{torch::full({3}, 1.0)}, {torch::full({3}, 4.0)}};
   absl::Status results[2];
   std::vector<std::thread> ranks;
   for (int rank = 0; rank < 2; ++rank) {
@@ -230,7 +231,12 @@ TEST(DataParallel, FileStoreAllReduceAveragesGradientsPerDtype) {
       options.timeout = std::chrono::seconds(30);
       absl::StatusOr<std::unique_ptr<DistributedContext>> dist =
           DistributedContext::Create(options);
-      results[rank] = dist.ok() ? (*dist)->AllReduceGradients(params[rank]) : dist.status();
+      if (!dist.ok()) {
+        results[rank] = dist.status();
+        return;
+      }
+      results[rank] = (*dist)->AllReduceGradients(params[rank]);
+      if (results[rank].ok()) results[rank] = (*dist)->AllReduceMean(plain[rank]);
     });
   }
   for (std::thread& t : ranks) t.join();
@@ -245,6 +251,7 @@ TEST(DataParallel, FileStoreAllReduceAveragesGradientsPerDtype) {
     ASSERT_TRUE(params[rank][2].grad().defined());
     EXPECT_TRUE(params[rank][2].grad().allclose(torch::full({4}, 4.0f)));
     EXPECT_FALSE(params[rank][3].grad().defined());
+    EXPECT_TRUE(plain[rank][0].allclose(torch::full({3}, 2.5)));
   }
 }
 
@@ -263,6 +270,9 @@ TEST(DistributedContext, OneProcessIsANoOp) {
   EXPECT_TRUE(p.grad().equal(torch::full({3}, 2.0f)));
   EXPECT_FALSE(no_grad_yet.grad().defined());
   ASSERT_TRUE((*dist)->BroadcastParameters({p}).ok());
+  const absl::Status undefined = (*dist)->AllReduceMean({torch::Tensor()});
+  EXPECT_EQ(undefined.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(undefined.message(), HasSubstr("all-reduce: undefined tensor"));
   EXPECT_EQ((*dist)->AverageOverRanks(3.5).value(), 3.5);
   EXPECT_TRUE((*dist)->Barrier().ok());
 }
