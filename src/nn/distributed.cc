@@ -10,10 +10,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-#if defined(USE_C10D_GLOO)
+#if defined(USE_C10D_GLOO) || defined(USE_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#if defined(USE_C10D_GLOO)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #if defined(USE_C10D_NCCL)
 #include <c10/cuda/CUDAFunctions.h>
@@ -87,13 +89,13 @@ c10::intrusive_ptr<c10d::Store> MakeStore(const DistributedOptions& options) {
   store_options.timeout = options.timeout;
   return c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
 }
-
-bool IsLoopback(const std::string& address) {
-  return address == "localhost" || absl::StartsWith(address, "127.");
-}
 #endif
 
 #if defined(USE_C10D_GLOO)
+bool IsLoopback(const std::string& address) {
+  return address == "localhost" || absl::StartsWith(address, "127.");
+}
+
 std::unique_ptr<DistributedContext::Collectives> MakeGloo(const DistributedOptions& options) {
   auto store = MakeStore(options);
   auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
