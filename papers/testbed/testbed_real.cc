@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -34,6 +35,7 @@
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
 #include "papers/common/suite_cache.h"
+#include "src/cli/runtime.h"
 #include "src/core/status_macros.h"
 #include "src/core/text/byte_tokenizer.h"
 #include "src/data/flan_example.h"
@@ -299,17 +301,49 @@ double NearestClassMeanAccuracy(const std::vector<std::vector<std::vector<float>
   return seen ? static_cast<double>(correct) / seen : 0.0;
 }
 
-Config MakeConfig(const RunContext& ctx) {
+// $LIBRA_TESTBED_CONFIG (a JSON object) overrides fields for exploration;
+// the overridden configuration is what results.json records.
+absl::StatusOr<Config> MakeConfig(const RunContext& ctx) {
   Config config;
   if (ctx.quick()) {
     config.families = {"letters", "digits"};
   }
+  const char* env = std::getenv("LIBRA_TESTBED_CONFIG");
+  if (env == nullptr || *env == '\0') return config;
+  nlohmann::json o = nlohmann::json::parse(env, nullptr, /*allow_exceptions=*/false);
+  if (!o.is_object()) return absl::InvalidArgumentError("LIBRA_TESTBED_CONFIG: not a JSON object");
+  nlohmann::json merged = config.ToJson();
+  for (auto& [k, v] : o.items()) {
+    if (!merged.contains(k)) {
+      return absl::InvalidArgumentError(absl::StrCat("LIBRA_TESTBED_CONFIG: unknown field \"", k, "\""));
+    }
+    merged[k] = v;
+  }
+  config.hidden = merged["hidden"];
+  config.layers = merged["layers"];
+  config.heads = merged["heads"];
+  config.intermediate = merged["intermediate"];
+  config.max_length = merged["max_length"];
+  config.pretrain_examples = merged["pretrain_examples"];
+  config.pretrain_steps = merged["pretrain_steps"];
+  config.pretrain_batch = merged["pretrain_batch"];
+  config.pretrain_lr = merged["pretrain_lr"];
+  config.rank = merged["rank"];
+  config.alpha = merged["alpha"];
+  config.targets = merged["targets"].get<std::vector<std::string>>();
+  config.train_per_task = merged["train_per_task"];
+  config.expert_steps = merged["expert_steps"];
+  config.expert_batch = merged["expert_batch"];
+  config.expert_lr = merged["expert_lr"];
+  config.test_per_task = merged["test_per_task"];
+  config.probe_train_per_task = merged["probe_train_per_task"];
+  config.families = merged["families"].get<std::vector<std::string>>();
   return config;
 }
 
 absl::Status RunTestbed(const RunContext& ctx, Results& results) {
-  torch::set_num_threads(ctx.threads);
-  const Config config = MakeConfig(ctx);
+  ConfigureRuntime(ctx.threads);
+  LIBRA_ASSIGN_OR_RETURN(const Config config, MakeConfig(ctx));
   results.SetConfig(config.ToJson());
   text::ByteTokenizer tokenizer;
 
