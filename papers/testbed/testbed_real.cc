@@ -35,6 +35,7 @@
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
 #include "papers/common/suite_cache.h"
+#include "papers/testbed/nearest_class_mean.h"
 #include "src/cli/runtime.h"
 #include "src/core/status_macros.h"
 #include "src/core/text/byte_tokenizer.h"
@@ -252,53 +253,6 @@ absl::StatusOr<std::vector<float>> ProbeFeatures(
     features.insert(features.end(), p, p + mean.numel());
   }
   return features;
-}
-
-// Nearest class mean on features standardised with the training set's mean
-// and standard deviation: accuracy on the test features.
-double NearestClassMeanAccuracy(const std::vector<std::vector<std::vector<float>>>& train,
-                                const std::vector<std::vector<std::vector<float>>>& test) {
-  const size_t dims = train[0][0].size();
-  std::vector<double> mu(dims, 0), sd(dims, 0);
-  double count = 0;
-  for (const auto& cls : train) {
-    for (const auto& x : cls) {
-      for (size_t d = 0; d < dims; ++d) mu[d] += x[d];
-      ++count;
-    }
-  }
-  for (double& m : mu) m /= count;
-  for (const auto& cls : train) {
-    for (const auto& x : cls) {
-      for (size_t d = 0; d < dims; ++d) sd[d] += (x[d] - mu[d]) * (x[d] - mu[d]);
-    }
-  }
-  for (double& s : sd) s = std::sqrt(s / count) + 1e-6;
-  std::vector<std::vector<double>> centroid(train.size(), std::vector<double>(dims, 0));
-  for (size_t c = 0; c < train.size(); ++c) {
-    for (const auto& x : train[c]) {
-      for (size_t d = 0; d < dims; ++d) centroid[c][d] += (x[d] - mu[d]) / sd[d];
-    }
-    for (double& v : centroid[c]) v /= static_cast<double>(train[c].size());
-  }
-  int correct = 0, seen = 0;
-  for (size_t c = 0; c < test.size(); ++c) {
-    for (const auto& x : test[c]) {
-      size_t best = 0;
-      double best_d = 1e300;
-      for (size_t k = 0; k < centroid.size(); ++k) {
-        double dist = 0;
-        for (size_t d = 0; d < dims; ++d) {
-          double v = (x[d] - mu[d]) / sd[d] - centroid[k][d];
-          dist += v * v;
-        }
-        if (dist < best_d) best_d = dist, best = k;
-      }
-      correct += best == c;
-      ++seen;
-    }
-  }
-  return seen ? static_cast<double>(correct) / seen : 0.0;
 }
 
 // $LIBRA_TESTBED_CONFIG (a JSON object) overrides fields for exploration;
