@@ -4,12 +4,24 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "src/data/synthetic/tasks.h"
 
 namespace libra::data::synthetic {
 namespace {
+
+// Filler: a capital, then lowercase consonant-vowel pairs ("Tami", "Bo").
+bool IsFillerWord(const std::string& word) {
+  if (word.size() < 2 || word.size() % 2 != 0 || word[0] < 'A' || word[0] > 'Z') return false;
+  const std::string vowels = "aeiou";
+  for (size_t i = 0; i < word.size(); ++i) {
+    const bool vowel = vowels.find(word[i]) != std::string::npos;
+    if (vowel != (i % 2 == 1)) return false;
+  }
+  return true;
+}
 
 TEST(PretrainCorpusTest, DeterministicAndSeeded) {
   PretrainOptions options;
@@ -34,6 +46,7 @@ TEST(PretrainCorpusTest, FormatHasNoInstructionsAndAnswersAreRight) {
   std::set<std::string> families_seen;
   std::set<std::string> codes_seen;
   int compositions = 0;
+  int framed = 0;
   int validation = 0;
   for (const FlanExample& example : GeneratePretrainCorpus(options)) {
     // task_name is pretrain/<family>/<codes>
@@ -42,18 +55,42 @@ TEST(PretrainCorpusTest, FormatHasNoInstructionsAndAnswersAreRight) {
     const std::string family = rest.substr(0, rest.find('/'));
     const std::string codes = rest.substr(rest.find('/') + 1);
     families_seen.insert(family);
-    // source is <codes>|<input>=
-    const size_t bar = example.source.find('|');
-    ASSERT_NE(bar, std::string::npos) << example.source;
-    ASSERT_EQ(example.source.back(), '=') << example.source;
-    EXPECT_EQ(example.source.substr(0, bar), codes);
-    const std::string input = example.source.substr(bar + 1, example.source.size() - bar - 2);
-    // No English: the source is codes, the input, and punctuation.
+    // source is "<codes>|<input>=" or a framed layout of filler words, the
+    // codes and the input; the input is what is neither filler nor codes.
+    std::string input;
+    if (example.source.back() == '=') {
+      const size_t bar = example.source.find('|');
+      ASSERT_NE(bar, std::string::npos) << example.source;
+      EXPECT_EQ(example.source.substr(0, bar), codes);
+      input = example.source.substr(bar + 1, example.source.size() - bar - 2);
+    } else {
+      ++framed;
+      std::string text = example.source;
+      for (char& c : text) {
+        if (c == '\n') c = ' ';
+      }
+      const size_t colon = text.find(": ");
+      if (colon != std::string::npos) text.replace(colon, 2, " ");
+      std::vector<std::string> kept;
+      int code_words = 0;
+      for (const std::string& word : Words(text)) {
+        if (word == codes) {
+          ++code_words;
+        } else if (!IsFillerWord(word)) {
+          kept.push_back(word);
+        }
+      }
+      EXPECT_EQ(code_words, 1) << example.source;
+      input = Join(kept, separator[family]);
+    }
+    // No English: no word of any instruction appears in the source.
     for (const Task& task : AllTasks()) {
       for (const std::string& t : task.spec.templates) {
-        const std::string first_word = t.substr(0, t.find(' '));
-        if (first_word.size() > 3 && first_word != "{x}") {
-          EXPECT_EQ(example.source.find(first_word), std::string::npos) << example.source;
+        for (const std::string& word : Words(t)) {
+          if (word.size() > 3 && word.find("{x}") == std::string::npos &&
+              std::all_of(word.begin(), word.end(), ::isalpha)) {
+            EXPECT_EQ(example.source.find(word), std::string::npos) << example.source;
+          }
         }
       }
     }
@@ -72,16 +109,18 @@ TEST(PretrainCorpusTest, FormatHasNoInstructionsAndAnswersAreRight) {
       start = dot + 1;
     }
     compositions += steps == 2;
+    EXPECT_TRUE(steps == 1 || codes.substr(0, 2) != codes.substr(3, 2)) << codes;
     EXPECT_LE(steps, 2);
     EXPECT_EQ(example.target, Join(value, separator[family])) << example.source;
     EXPECT_TRUE(example.split == "train" || example.split == "validation") << example.split;
     validation += example.split == "validation";
-    EXPECT_LE(example.source.size() + example.target.size(), 64u) << example.source;
+    EXPECT_LE(example.source.size() + example.target.size(), 80u) << example.source;
   }
   EXPECT_EQ(families_seen.size(), 4u);
   // Every operation of every family appears.
   EXPECT_EQ(codes_seen.size(), Operations().size());
   EXPECT_NEAR(compositions / 3000.0, 0.3, 0.05);
+  EXPECT_NEAR(framed / 3000.0, 0.5, 0.05);
   EXPECT_GT(validation, 20);
   EXPECT_LT(validation, 120);
 }
