@@ -78,6 +78,8 @@ TEST_P(PeftRoundTripTest, ImportExportIsBitExact) {
             (std::map<std::string, int32_t>{{"model.layers.1.self_attn.v_proj", 8}, {"model.layers.0.mlp.down_proj", 2}}));
   EXPECT_EQ(adapter->record.lora.module_alpha.size(), 3u);
   EXPECT_EQ(adapter->record.lora.module_alpha.at("model.layers.2.self_attn.q_proj"), 32);
+  // Per-module alphas cannot go in the file's metadata, so none is written.
+  EXPECT_EQ(SafetensorsFile::FromBytes(adapter->file_bytes, "x")->metadata().count("lora_alpha"), 0u);
 
   absl::StatusOr<ExpertLibrary> library = ExpertLibrary::Create(root + "/lib", "l", "tiny-base");
   ASSERT_TRUE(library.ok());
@@ -151,6 +153,11 @@ TEST(PeftImportTest, RejectsWhatWouldImportWrongly) {
 TEST(PeftImportTest, RejectsForeignTensorsAndPickles) {
   const std::string root = NewTempDir("foreign");
   ASSERT_TRUE(WritePeftFixture(root + "/a", Fixture(DType::kF32, 1)).ok());
+  absl::StatusOr<PeftImport> plain = ReadPeftAdapter(root + "/a");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  absl::StatusOr<SafetensorsFile> renamed = SafetensorsFile::FromBytes(plain->file_bytes, "x");
+  EXPECT_EQ(renamed->metadata().at("lora_alpha"), "8");
+  EXPECT_EQ(renamed->metadata().at("use_rslora"), "false");
   SafetensorsWriter writer;
   ASSERT_TRUE(writer.Add("base_model.model.lm_head.modules_to_save.default.weight", Tensor::Zeros({2, 2})).ok());
   ASSERT_TRUE(writer.WriteAtomically(root + "/a/adapter_model.safetensors").ok());
