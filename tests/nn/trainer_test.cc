@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <random>
 #include <set>
 
 #include "src/core/text/byte_tokenizer.h"
