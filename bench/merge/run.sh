@@ -19,6 +19,7 @@ mkdir -p "$DIR"
 RESULTS="$DIR/results.jsonl"
 : > "$RESULTS"
 "$BIN" memcpy >> "$RESULTS"
+"$BIN" dense "$THREADS" >> "$RESULTS"
 for method in linear ties; do
   /usr/bin/time -f "{\"method\": \"$method\", \"time_max_rss_kb\": %M}" -a -o "$RESULTS" \
     "$BIN" merge "$DIR" "$method" "$DIR/libra_$method.safetensors" "$THREADS" \
@@ -37,7 +38,11 @@ def get(kind, method):
     return next(r for r in rows if r.get("kind") == kind and r["method"] == method)
 def rss(method):
     return next(r["time_max_rss_kb"] for r in rows if "time_max_rss_kb" in r and r["method"] == method)
-print(f"memcpy bandwidth: {memcpy:.2f} GB/s\n")
+dense = next(r for r in rows if r.get("method") == "linear_dense")
+print(f"memcpy bandwidth: {memcpy:.2f} GB/s written (memory traffic {2 * memcpy:.2f} GB/s)")
+print(f"linear over 8 dense 2048x2048 deltas in memory: {dense['gbps']:.2f} GB/s written "
+      f"({dense['gbps'] / memcpy:.1%} of memcpy), memory traffic {dense['traffic_gbps']:.2f} GB/s "
+      f"({dense['traffic_gbps'] / (2 * memcpy):.1%} of memcpy's)\n")
 print("| merge | libra to file (s) | GB/s | / memcpy | libra in memory (s) | GB/s | / memcpy "
       "| torch (s) | torch / libra | peak RSS (MB) | module in+out (MB) | ratio | max diff vs torch |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -39,7 +39,7 @@
 #include "src/core/merge/stream.h"
 
 ABSL_FLAG(std::vector<std::string>, files, {},
-          "Expert safetensors files to merge (instead of DIR and --experts).");
+          "Expert safetensors files or PEFT adapter folders to merge (instead of DIR and --experts).");
 ABSL_FLAG(std::vector<std::string>, density, {},
           "Fraction of entries kept, in (0, 1]: one value, or one per expert.");
 ABSL_FLAG(std::optional<double>, lambda, std::nullopt, "Scale of the merged task vector.");
@@ -68,7 +68,9 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &info) == 0;
 }
 
-std::string Stem(const std::string& path) {
+// "dir/a.safetensors" -> "a"; a PEFT folder "dir/math/" -> "math".
+std::string Stem(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   std::string name = path.substr(path.find_last_of('/') + 1);
   const size_t dot = name.rfind(".safetensors");
   return dot == std::string::npos ? name : name.substr(0, dot);
@@ -226,10 +228,10 @@ int RunMerge(const std::vector<std::string>& args) {
     }
   }
   if (!out_peft.empty()) {
-    if (mkdir(out_peft.c_str(), 0755) != 0 && !Exists(out_peft)) {
-      return ReportError(absl::InternalError(absl::StrCat("cannot create folder (", out_peft, ")")));
-    }
-    target = absl::StrCat(out_peft, "/.libra-merge-", getpid(), ".safetensors");
+    // Merged beside the folder first, so a failed merge leaves nothing behind.
+    std::string folder = out_peft;
+    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+    target = absl::StrCat(folder, ".libra-merge-", getpid(), ".safetensors");
   }
   for (const std::string& warning : plan->warnings) {
     std::fprintf(stderr, "libra: warning: %s\n", warning.c_str());

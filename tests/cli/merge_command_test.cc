@@ -181,7 +181,10 @@ TEST_F(MergeCommandTest, PeftExportOfAbMergeReloadsAsWritten) {
     ExpectNear(adapter.ReadFloat(name + ".lora_B.weight")->values(), b, 1e-6f);
   }
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ + "/peft"),
-                          std::filesystem::directory_iterator{}), 2);  // no temporary left
+                          std::filesystem::directory_iterator{}), 2);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_FALSE(absl::StrContains(entry.path().string(), "libra-merge")) << "temporary left";
+  }
 }
 
 TEST_F(MergeCommandTest, PeftExportOfFullRankSvdReproducesTheLinearDelta) {

@@ -1,5 +1,7 @@
 #include "src/core/merge/expert_file.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -8,6 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
+#include "src/core/io/atomic_file.h"
 
 namespace libra::merge {
 namespace {
@@ -33,6 +37,9 @@ Parsed ParseName(absl::string_view name) {
       {".sparse_values", Role::kSparseValues}, {".sparse_indices", Role::kSparseIndices},
       {".sparse_shape", Role::kSparseShape}, {".delta", Role::kDense},
   };
+  // PEFT's "base_model.model." prefix is dropped: modules are keyed by the
+  // model's own path, as in src/core/lora, so PEFT and plain files line up.
+  absl::ConsumePrefix(&name, "base_model.model.");
   for (const Suffix& suffix : kSuffixes) {
     absl::string_view stem = name;
     if (absl::ConsumeSuffix(&stem, suffix.text) && !stem.empty()) {
@@ -52,19 +59,104 @@ bool IsFloat(DType dtype) {
 std::string LoraATensorName(const std::string& module) { return module + ".lora_A.weight"; }
 std::string LoraBTensorName(const std::string& module) { return module + ".lora_B.weight"; }
 
+double LoraScaling::ScaleFor(const std::string& module, int64_t rank) const {
+  if (scale) return *scale;
+  std::optional<double> module_alpha = alpha;
+  for (const auto& [key, value] : alpha_pattern) {
+    if (module == key || absl::EndsWith(module, "." + key)) module_alpha = value;
+  }
+  if (!module_alpha) return 1.0;
+  return *module_alpha / (rslora ? std::sqrt(static_cast<double>(rank)) : static_cast<double>(rank));
+}
+
+namespace {
+
+absl::StatusOr<LoraScaling> ScalingFromMetadata(const std::map<std::string, std::string>& metadata,
+                                                const std::string& label) {
+  LoraScaling scaling;
+  for (const char* key : {"lora_scale", "lora_alpha"}) {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) continue;
+    double value;
+    if (!absl::SimpleAtod(it->second, &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata \"", key, "\": \"", it->second, "\" is not a number (", label, ")"));
+    }
+    (std::string(key) == "lora_scale" ? scaling.scale : scaling.alpha) = value;
+  }
+  auto rslora = metadata.find("use_rslora");
+  scaling.rslora = rslora != metadata.end() && rslora->second == "true";
+  return scaling;
+}
+
+// PEFT's adapter_config.json: lora_alpha, use_rslora, alpha_pattern.
+absl::StatusOr<LoraScaling> ScalingFromPeftConfig(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  const nlohmann::json config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("not a JSON object (", path, ")"));
+  }
+  if (config.value("peft_type", "LORA") != "LORA") {
+    return absl::InvalidArgumentError(absl::StrCat("peft_type \"", config.value("peft_type", ""),
+                                                   "\" is not LORA (", path, ")"));
+  }
+  LoraScaling scaling;
+  const nlohmann::json alpha = config.value("lora_alpha", nlohmann::json(8));  // PEFT's default
+  if (!alpha.is_number()) {
+    return absl::InvalidArgumentError(absl::StrCat("lora_alpha is not a number (", path, ")"));
+  }
+  scaling.alpha = alpha.get<double>();
+  const nlohmann::json rslora = config.value("use_rslora", nlohmann::json(false));
+  scaling.rslora = rslora.is_boolean() && rslora.get<bool>();
+  if (config.contains("alpha_pattern") && config["alpha_pattern"].is_object()) {
+    for (const auto& [key, value] : config["alpha_pattern"].items()) {
+      if (!value.is_number()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("alpha_pattern \"", key, "\" is not a number (", path, ")"));
+      }
+      scaling.alpha_pattern[key] = value.get<double>();
+    }
+  }
+  return scaling;
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat info;
+  return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+}  // namespace
+
 absl::StatusOr<ExpertFile> ExpertFile::Open(const std::string& path) {
-  absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(path);
+  const std::string file_path = IsDirectory(path) ? path + "/adapter_model.safetensors" : path;
+  absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(file_path);
   if (!file.ok()) return file.status();
+  const std::string config_path =
+      file_path.substr(0, file_path.find_last_of('/') + 1) + "adapter_config.json";
+  if (absl::EndsWith(file_path, "adapter_model.safetensors") && ReadFile(config_path).ok()) {
+    absl::StatusOr<LoraScaling> scaling = ScalingFromPeftConfig(config_path);
+    if (!scaling.ok()) return scaling.status();
+    return FromFile(*std::move(file), &*scaling);
+  }
   return FromFile(*std::move(file));
 }
 
-absl::StatusOr<ExpertFile> ExpertFile::FromFile(SafetensorsFile file) {
+absl::StatusOr<ExpertFile> ExpertFile::FromFile(SafetensorsFile file, const LoraScaling* scaling) {
   ExpertFile expert(std::move(file));
-  if (absl::Status status = expert.Index(); !status.ok()) return status;
+  LoraScaling own;
+  if (scaling == nullptr) {
+    absl::StatusOr<LoraScaling> from_metadata =
+        ScalingFromMetadata(expert.file_.metadata(), expert.file_.label());
+    if (!from_metadata.ok()) return from_metadata.status();
+    own = *from_metadata;
+    scaling = &own;
+  }
+  if (absl::Status status = expert.Index(*scaling); !status.ok()) return status;
   return expert;
 }
 
-absl::Status ExpertFile::Index() {
+absl::Status ExpertFile::Index(const LoraScaling& scaling) {
   const std::string& label = file_.label();
   std::map<std::string, std::map<Role, const TensorInfo*>> grouped;
   for (const TensorInfo& info : file_.tensors()) {
@@ -82,7 +174,6 @@ absl::Status ExpertFile::Index() {
     return absl::InvalidArgumentError(
         absl::StrCat("module \"", module, "\": ", what, " (", label, ")"));
   };
-  const auto& metadata = file_.metadata();
   for (const auto& [module, roles] : grouped) {
     ModuleEntry entry;
     entry.name = module;
@@ -103,6 +194,7 @@ absl::Status ExpertFile::Index() {
       }
       entry.kind = Kind::kLora;
       entry.rank = a.shape[0];
+      entry.scale = static_cast<float>(scaling.ScaleFor(module, entry.rank));
       entry.delta_shape = {b.shape[0], a.shape[1]};
       entry.tensors = {a.name, b.name};
     } else if (sparse) {
@@ -130,14 +222,6 @@ absl::Status ExpertFile::Index() {
     }
     modules_.push_back(std::move(entry));
   }
-  // Scale metadata must parse if present, so a typo is not a silent 1.0.
-  for (const char* key : {"lora_scale", "lora_alpha"}) {
-    double value;
-    if (auto it = metadata.find(key); it != metadata.end() && !absl::SimpleAtod(it->second, &value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("metadata \"", key, "\": \"", it->second, "\" is not a number (", label, ")"));
-    }
-  }
   return absl::OkStatus();
 }
 
@@ -156,17 +240,7 @@ absl::StatusOr<ModuleDelta> ExpertFile::Load(const ModuleEntry& module) const {
       if (!a.ok()) return a.status();
       absl::StatusOr<Tensor> b = file_.ReadFloat(module.tensors[1]);
       if (!b.ok()) return b.status();
-      const auto& metadata = file_.metadata();
-      double scale = 1.0;
-      if (auto it = metadata.find("lora_scale"); it != metadata.end()) {
-        (void)absl::SimpleAtod(it->second, &scale);
-      } else if (auto alpha = metadata.find("lora_alpha"); alpha != metadata.end()) {
-        (void)absl::SimpleAtod(alpha->second, &scale);
-        auto rslora = metadata.find("use_rslora");
-        const bool rs = rslora != metadata.end() && rslora->second == "true";
-        scale /= rs ? std::sqrt(static_cast<double>(module.rank)) : module.rank;
-      }
-      delta.lora = {*std::move(a), *std::move(b), static_cast<float>(scale)};
+      delta.lora = {*std::move(a), *std::move(b), module.scale};
       break;
     }
     case Kind::kSparse: {

@@ -1,14 +1,17 @@
 // ExpertFile: an expert's safetensors file seen as modules, loaded one module
 // at a time for streaming merges.
 //
-// Tensor names (PEFT's ".weight" suffix optional on LoRA factors):
+// Tensor names (PEFT's ".weight" suffix optional on LoRA factors, PEFT's
+// "base_model.model." prefix dropped from module names):
 //   <m>.lora_A.weight [r, in] and <m>.lora_B.weight [out, r]  -> LoRA module <m>
 //   <m>.sparse_values [nnz] (float), <m>.sparse_indices [nnz] (integer, flat
 //     row-major) and <m>.sparse_shape [rank] (integer)         -> sparse module <m>
 //   <m>.delta                                                  -> dense module <m>
 //   any other float tensor <t> (a bias, a full weight)         -> dense module <t>
 // The LoRA scale comes from the file's metadata: "lora_scale", else
-// "lora_alpha" / r ("use_rslora" = "true": / sqrt(r)), else 1.
+// "lora_alpha" / r ("use_rslora" = "true": / sqrt(r)), else 1. A PEFT
+// adapter (a folder, or an adapter_model.safetensors with adapter_config.json
+// beside it) takes lora_alpha, use_rslora and alpha_pattern from its config.
 //
 //   LIBRA_ASSIGN_OR_RETURN(ExpertFile expert, ExpertFile::Open("a.safetensors"));
 //   for (const ModuleEntry& module : expert.modules()) {
@@ -18,6 +21,7 @@
 #define LIBRA_CORE_MERGE_EXPERT_FILE_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,12 +38,25 @@ struct ModuleEntry {
   int64_t rank = 0;               // LoRA
   int64_t nnz = 0;                // sparse
   std::vector<std::string> tensors;  // LoRA: A, B; sparse: values, indices, shape; dense: delta
+  float scale = 1.0f;                // LoRA
+};
+
+// Where a LoRA's scale comes from (metadata or PEFT's adapter_config.json).
+struct LoraScaling {
+  std::optional<double> scale;  // explicit, for every module
+  std::optional<double> alpha;  // lora_alpha
+  bool rslora = false;          // alpha / sqrt(r) instead of alpha / r
+  std::map<std::string, double> alpha_pattern;  // module (suffix) -> alpha
+  double ScaleFor(const std::string& module, int64_t rank) const;
 };
 
 class ExpertFile {
  public:
+  // `path`: a safetensors file, or a PEFT adapter folder.
   static absl::StatusOr<ExpertFile> Open(const std::string& path);
-  static absl::StatusOr<ExpertFile> FromFile(SafetensorsFile file);
+  // Scaling from the file's own metadata when `scaling` is null.
+  static absl::StatusOr<ExpertFile> FromFile(SafetensorsFile file,
+                                             const LoraScaling* scaling = nullptr);
 
   const std::string& label() const { return file_.label(); }
   // Modules sorted by name.
@@ -52,7 +69,7 @@ class ExpertFile {
 
  private:
   explicit ExpertFile(SafetensorsFile file) : file_(std::move(file)) {}
-  absl::Status Index();
+  absl::Status Index(const LoraScaling& scaling);
   SafetensorsFile file_;
   std::vector<ModuleEntry> modules_;
 };

@@ -22,7 +22,7 @@ struct Trim {
   MagnitudeBand band;
   uint64_t key;
   float density;
-  float factor;  // w_i, times 1/density for DARE, times 1/sum w under normalize
+  float factor;  // w_i (lambda w_i without consensus), / density for DARE, / sum w to normalize
 };
 
 // t[j] = factor * x[j] where entry first + j survives, else 0.
@@ -88,9 +88,8 @@ absl::Status MergeTaskArithmeticViews(const MethodSpec& method,
   const int num_experts = static_cast<int>(views.size());
   if (static_cast<int>(params.weights.size()) != num_experts ||
       static_cast<int>(params.densities.size()) != num_experts) {
-    return absl::InvalidArgumentError(absl::StrCat("method \"", method.name, "\": ",
-                                                   params.weights.size(), " weights for ",
-                                                   num_experts, " experts"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "method \"", method.name, "\": ", params.weights.size(), " weights for ", num_experts, " experts"));
   }
   const bool sign = method.consensus == Consensus::kSign;
   if (method.sparsification == Sparsification::kNone && !sign) {
@@ -99,16 +98,15 @@ absl::Status MergeTaskArithmeticViews(const MethodSpec& method,
   }
   // Normalisation (no consensus) folds 1/sum w into each factor.
   const std::vector<double> coefficients = LinearCoefficients(params, 1.0);
+  const bool random = method.sparsification == Sparsification::kRandom;
   std::vector<Trim> trims(num_experts);
-  std::vector<float> weights(num_experts);
+  std::vector<float> weights(params.weights.begin(), params.weights.end());
   for (int i = 0; i < num_experts; ++i) {
-    const bool random = method.sparsification == Sparsification::kRandom;
-    weights[i] = static_cast<float>(params.weights[i]);
-    trims[i] = {method.sparsification, MagnitudeBand{},
-                ExpertKey(module_seed, i),
-                static_cast<float>(params.densities[i]),
-                static_cast<float>((sign ? params.weights[i] : coefficients[i]) /
-                                   (random ? params.densities[i] : 1.0))};
+    // Without consensus lambda folds into the factor: the block is a plain sum.
+    const double factor = (sign ? params.weights[i] : params.lambda * coefficients[i]) /
+                          (random ? params.densities[i] : 1.0);
+    trims[i] = {method.sparsification, MagnitudeBand{}, ExpertKey(module_seed, i),
+                static_cast<float>(params.densities[i]), static_cast<float>(factor)};
   }
   ParallelFor(num_experts, params.threads, [&](int64_t i) {
     trims[i].band = MagnitudeBandFor(views[i], method.sparsification, params.densities[i],
@@ -135,12 +133,10 @@ absl::Status MergeTaskArithmeticViews(const MethodSpec& method,
       ElectAndAverage(trimmed, weights.data(), num_experts, n, lambda, sign_sum,
                       sign_sum + n, out_block);
     } else {
-      for (int64_t j = 0; j < n; ++j) out_block[j] = trimmed[j];
+      std::copy(trimmed, trimmed + n, out_block);
       for (int i = 1; i < num_experts; ++i) {
-        const float* ti = trimmed + i * n;
-        for (int64_t j = 0; j < n; ++j) out_block[j] += ti[j];
+        for (int64_t j = 0; j < n; ++j) out_block[j] += trimmed[i * n + j];
       }
-      for (int64_t j = 0; j < n; ++j) out_block[j] *= lambda;
     }
   });
   return absl::OkStatus();

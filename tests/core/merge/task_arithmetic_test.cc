@@ -239,6 +239,20 @@ TEST(DareTest, UnbiasedOverSeedsAndKeepsAboutDensity) {
   EXPECT_NEAR(total_mean / total, 1.0, 0.02);  // pooled over all entries
 }
 
+TEST(TaskArithmeticTest, ThreadCountDoesNotChangeAnyMethodsResult) {
+  const std::vector<Tensor> experts = Experts(3, {300, 200});
+  for (const char* name : {"ties", "dare_ties", "dare_linear", "breadcrumbs", "magnitude_prune"}) {
+    MergeArguments args;
+    args.scalars["density"] = 0.3;
+    absl::StatusOr<Tensor> one =
+        MergeTaskArithmetic(Method(name), nullptr, experts, Bind(name, args, 3, 1));
+    absl::StatusOr<Tensor> two =
+        MergeTaskArithmetic(Method(name), nullptr, experts, Bind(name, args, 3, 2));
+    ASSERT_TRUE(one.ok() && two.ok()) << name;
+    EXPECT_EQ(one->values(), two->values()) << name;
+  }
+}
+
 TEST(TaskArithmeticTest, WeightsCountMismatchIsAnErrorNotACrash) {
   const std::vector<Tensor> experts = Experts(3, {4, 4});
   MergeParams params;

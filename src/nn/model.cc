@@ -1,0 +1,270 @@
+#include "src/nn/model.h"
+
+#include <cmath>
+
+namespace libra::nn {
+namespace F = torch::nn::functional;
+
+LinearImpl::LinearImpl(const LinearOptions& options_in) : options(options_in) {
+  weight = register_parameter(
+      "weight", torch::empty({options.out_features(), options.in_features()}));
+  const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features()));
+  torch::NoGradGuard no_grad;
+  weight.uniform_(-bound, bound);
+  if (options.bias()) {
+    bias = register_parameter("bias", torch::empty({options.out_features()}));
+    bias.uniform_(-bound, bound);
+  }
+}
+
+void LinearImpl::set_adapter(std::shared_ptr<AdapterImpl> adapter) {
+  if (adapter_) unregister_module("adapter");
+  adapter_ = adapter;
+  if (adapter_) register_module("adapter", adapter_);
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  if (compute_dtype_ != torch::kFloat32 && x.is_cuda()) {
+    // Mixed precision by hand (autocast's C++ API differs across LibTorch
+    // versions): bf16 matmul, float32 result for norms, softmax and loss.
+    const torch::Tensor xh = x.to(compute_dtype_);
+    torch::Tensor y = adapter_ ? adapter_->Forward(xh, weight.to(compute_dtype_),
+                                                   bias.defined() ? bias.to(compute_dtype_) : bias)
+                               : F::linear(xh, weight.to(compute_dtype_),
+                                           bias.defined() ? bias.to(compute_dtype_) : bias);
+    return y.to(torch::kFloat32);
+  }
+  if (adapter_) return adapter_->Forward(x, weight, bias);
+  return F::linear(x, weight, bias);
+}
+
+NormImpl::NormImpl(const NormOptions& options_in) : options(options_in) {
+  weight = register_parameter("weight", torch::ones({options.dim()}));
+  if (options.layer_norm()) bias = register_parameter("bias", torch::zeros({options.dim()}));
+}
+
+torch::Tensor NormImpl::forward(const torch::Tensor& x) {
+  if (options.layer_norm()) {
+    return torch::layer_norm(x, {options.dim()}, weight, bias, options.eps());
+  }
+  const torch::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (x * torch::rsqrt(variance + options.eps()));
+}
+
+namespace {
+
+Linear MakeLinear(torch::nn::Module& parent, const char* name, int64_t in, int64_t out,
+                  bool bias) {
+  return parent.register_module(name, Linear(LinearOptions(in, out).bias(bias)));
+}
+
+// HF's rotate_half convention: the two halves of the rotary dims pair up.
+torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, int64_t rotary_dim) {
+  const int64_t head_dim = x.size(-1);
+  torch::Tensor rot = rotary_dim == head_dim ? x : x.narrow(-1, 0, rotary_dim);
+  const int64_t half = rotary_dim / 2;
+  torch::Tensor rotated = torch::cat({-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)}, -1);
+  torch::Tensor out = rot * cos + rotated * sin;
+  if (rotary_dim == head_dim) return out;
+  return torch::cat({out, x.narrow(-1, rotary_dim, head_dim - rotary_dim)}, -1);
+}
+
+}  // namespace
+
+AttentionImpl::AttentionImpl(const ModelConfig& config) : config_(config) {
+  const int64_t h = config.hidden_size, d = config.head_dim();
+  q_proj = MakeLinear(*this, "q_proj", h, config.num_attention_heads * d, config.attention_bias);
+  k_proj = MakeLinear(*this, "k_proj", h, config.num_key_value_heads * d, config.attention_bias);
+  v_proj = MakeLinear(*this, "v_proj", h, config.num_key_value_heads * d, config.attention_bias);
+  const bool phi = config.family == Family::kPhi;
+  o_proj = MakeLinear(*this, phi ? "dense" : "o_proj", config.num_attention_heads * d, h, phi);
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                     const torch::Tensor& sin, KvCache* cache, int64_t layer) {
+  const int64_t batch = x.size(0), seq = x.size(1);
+  const int64_t heads = config_.num_attention_heads, kv_heads = config_.num_key_value_heads;
+  const int64_t d = config_.head_dim();
+  torch::Tensor q = q_proj->forward(x).view({batch, seq, heads, d}).transpose(1, 2);
+  torch::Tensor k = k_proj->forward(x).view({batch, seq, kv_heads, d}).transpose(1, 2);
+  torch::Tensor v = v_proj->forward(x).view({batch, seq, kv_heads, d}).transpose(1, 2);
+  q = ApplyRotary(q, cos, sin, config_.rotary_dim());
+  k = ApplyRotary(k, cos, sin, config_.rotary_dim());
+  int64_t offset = 0;
+  if (cache != nullptr) {
+    offset = cache->length;
+    if (static_cast<int64_t>(cache->keys.size()) <= layer) {
+      cache->keys.resize(layer + 1);
+      cache->values.resize(layer + 1);
+    }
+    if (cache->keys[layer].defined()) {
+      k = torch::cat({cache->keys[layer], k}, 2);
+      v = torch::cat({cache->values[layer], v}, 2);
+    }
+    cache->keys[layer] = k;
+    cache->values[layer] = v;
+  }
+  if (kv_heads != heads) {
+    k = k.repeat_interleave(heads / kv_heads, 1);
+    v = v.repeat_interleave(heads / kv_heads, 1);
+  }
+  const int64_t total = k.size(2);
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
+  if (seq > 1) {
+    // Query i (absolute offset + i) sees keys 0..offset + i.
+    torch::Tensor mask = torch::ones({seq, total}, torch::dtype(torch::kBool).device(x.device()))
+                             .triu(offset + 1);
+    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  }
+  torch::Tensor probs = torch::softmax(scores, -1);
+  torch::Tensor out = torch::matmul(probs, v).transpose(1, 2).reshape({batch, seq, heads * d});
+  return o_proj->forward(out);
+}
+
+MlpImpl::MlpImpl(const ModelConfig& config) : config_(config) {
+  const int64_t h = config.hidden_size, m = config.intermediate_size;
+  if (config.family == Family::kPhi) {
+    fc1 = MakeLinear(*this, "fc1", h, m, true);
+    fc2 = MakeLinear(*this, "fc2", m, h, true);
+  } else {
+    gate_proj = MakeLinear(*this, "gate_proj", h, m, false);
+    up_proj = MakeLinear(*this, "up_proj", h, m, false);
+    down_proj = MakeLinear(*this, "down_proj", m, h, false);
+  }
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  if (config_.family == Family::kPhi) {
+    torch::Tensor h = fc1->forward(x);
+    h = config_.hidden_act == "gelu" ? torch::gelu(h) : torch::gelu(h, "tanh");
+    return fc2->forward(h);
+  }
+  return down_proj->forward(torch::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config) : config_(config) {
+  const bool phi = config.family == Family::kPhi;
+  input_layernorm = register_module(
+      "input_layernorm", Norm(NormOptions(config.hidden_size, config.norm_eps, phi)));
+  self_attn = register_module("self_attn", Attention(config));
+  mlp = register_module("mlp", Mlp(config));
+  if (!phi) {
+    post_attention_layernorm = register_module(
+        "post_attention_layernorm", Norm(NormOptions(config.hidden_size, config.norm_eps, false)));
+  }
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                        const torch::Tensor& sin, KvCache* cache,
+                                        int64_t layer) {
+  if (config_.family == Family::kPhi) {
+    const torch::Tensor h = input_layernorm->forward(x);
+    return x + self_attn->forward(h, cos, sin, cache, layer) + mlp->forward(h);
+  }
+  torch::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, cache, layer);
+  return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& config) : config_(config) {
+  embed_tokens = register_module(
+      "embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layers->push_back(DecoderLayer(config));
+  const bool phi = config.family == Family::kPhi;
+  norm = register_module(phi ? "final_layernorm" : "norm",
+                         Norm(NormOptions(config.hidden_size, config.norm_eps, phi)));
+  const int64_t rotary = config.rotary_dim();
+  inv_freq_ = register_buffer(
+      "inv_freq", 1.0 / torch::pow(config.rope_theta,
+                                   torch::arange(0, rotary, 2, torch::kFloat64) / rotary)
+                            .to(torch::kFloat32));
+}
+
+torch::Tensor DecoderImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
+  const int64_t seq = input_ids.size(1);
+  const int64_t offset = cache != nullptr ? cache->length : 0;
+  torch::Tensor positions =
+      torch::arange(offset, offset + seq, torch::dtype(torch::kFloat32).device(input_ids.device()));
+  torch::Tensor freqs = torch::outer(positions, inv_freq_);
+  torch::Tensor emb = torch::cat({freqs, freqs}, -1);
+  const torch::Tensor cos = emb.cos(), sin = emb.sin();
+  torch::Tensor h = embed_tokens->forward(input_ids);
+  int64_t index = 0;
+  for (const auto& layer : *layers) {
+    h = layer->as<DecoderLayerImpl>()->forward(h, cos, sin, cache, index++);
+  }
+  if (cache != nullptr) cache->length += seq;
+  return norm->forward(h);
+}
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& config) : config_(config) {
+  model = register_module("model", Decoder(config));
+  if (!config.tie_word_embeddings) {
+    lm_head = register_module(
+        "lm_head", Linear(LinearOptions(config.hidden_size, config.vocab_size)
+                              .bias(config.family == Family::kPhi)));
+  }
+}
+
+torch::Tensor CausalLMImpl::Head(const torch::Tensor& hidden) {
+  if (lm_head) return lm_head->forward(hidden);
+  return F::linear(hidden, model->embed_tokens->weight);
+}
+
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
+  return Head(model->forward(input_ids, cache));
+}
+
+void CausalLMImpl::ResizeVocab(int64_t new_size) {
+  const int64_t old_size = config_.vocab_size;
+  if (new_size == old_size) return;
+  torch::NoGradGuard no_grad;
+  auto grow = [&](const torch::Tensor& table) {
+    torch::Tensor mean = table.mean(0, /*keepdim=*/true);
+    torch::Tensor out = new_size > old_size
+                            ? torch::cat({table, mean.expand({new_size - old_size, table.size(1)})})
+                            : table.narrow(0, 0, new_size);
+    return out.clone();
+  };
+  torch::Tensor embed = grow(model->embed_tokens->weight);
+  model->embed_tokens->weight.set_data(embed);
+  model->embed_tokens->options.num_embeddings(new_size);
+  if (lm_head) {
+    lm_head->weight.set_data(grow(lm_head->weight));
+    if (lm_head->bias.defined()) {
+      torch::Tensor bias = lm_head->bias;
+      torch::Tensor grown =
+          new_size > old_size ? torch::cat({bias, torch::zeros({new_size - old_size}, bias.options())})
+                              : bias.narrow(0, 0, new_size).clone();
+      lm_head->bias.set_data(grown);
+    }
+    lm_head->options.out_features(new_size);
+  }
+  config_.vocab_size = new_size;
+}
+
+void CausalLMImpl::SetComputeDtype(torch::Dtype dtype) {
+  for (auto& [name, linear] : Linears()) linear->set_compute_dtype(dtype);
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<LinearImpl>>> CausalLMImpl::Linears() {
+  std::vector<std::pair<std::string, std::shared_ptr<LinearImpl>>> out;
+  for (const auto& item : named_modules("", /*include_self=*/false)) {
+    if (auto linear = std::dynamic_pointer_cast<LinearImpl>(item.value())) {
+      out.emplace_back(item.key(), linear);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> BaseStateDict(CausalLMImpl& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : model.named_parameters()) {
+    if (item.key().find(".adapter.") != std::string::npos) continue;
+    out.emplace_back(item.key(), item.value());
+  }
+  return out;
+}
+
+}  // namespace libra::nn

@@ -1,0 +1,181 @@
+// Decoder-only transformer language models of the Llama and Phi families
+// (config.h), with module names exactly as in Hugging Face checkpoints
+// ("model.layers.0.self_attn.q_proj.weight", "lm_head.weight", ...), so
+// state dicts load by name and adapter target patterns match PEFT's.
+//
+// Every projection is a LinearImpl, to which an adapter (adapter.h) can be
+// attached. Attention is causal, with an optional KV cache for generation.
+//
+//   CausalLM model(config);                       // random weights
+//   torch::Tensor logits = model->forward(ids);   // ids [B, S] int64 -> [B, S, V]
+//   KvCache cache;                                // incremental decoding
+//   logits = model->forward(prompt, &cache);
+//   logits = model->forward(next_token, &cache);
+#ifndef LIBRA_NN_MODEL_H_
+#define LIBRA_NN_MODEL_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "src/nn/adapter.h"
+#include "src/nn/config.h"
+
+namespace libra::nn {
+
+struct LinearOptions {
+  LinearOptions(int64_t in_features, int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
+  TORCH_ARG(int64_t, in_features);
+  TORCH_ARG(int64_t, out_features);
+  TORCH_ARG(bool, bias) = false;
+};
+
+// y = x W^T + b, or the attached adapter's output. With a compute dtype of
+// bfloat16 (CUDA mixed precision) the matmul runs in bf16 and returns float.
+class LinearImpl : public torch::nn::Module {
+ public:
+  explicit LinearImpl(const LinearOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  void set_adapter(std::shared_ptr<AdapterImpl> adapter);
+  const std::shared_ptr<AdapterImpl>& adapter() const { return adapter_; }
+  void set_compute_dtype(torch::Dtype dtype) { compute_dtype_ = dtype; }
+
+  LinearOptions options;
+  torch::Tensor weight;  // [out, in]
+  torch::Tensor bias;    // [out] or undefined
+
+ private:
+  std::shared_ptr<AdapterImpl> adapter_;
+  torch::Dtype compute_dtype_ = torch::kFloat32;
+};
+TORCH_MODULE(Linear);
+
+struct NormOptions {
+  NormOptions(int64_t dim, double eps, bool layer_norm)
+      : dim_(dim), eps_(eps), layer_norm_(layer_norm) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(double, eps);
+  TORCH_ARG(bool, layer_norm);  // LayerNorm with bias (phi), else RMSNorm
+};
+
+class NormImpl : public torch::nn::Module {
+ public:
+  explicit NormImpl(const NormOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  NormOptions options;
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+TORCH_MODULE(Norm);
+
+// Keys and values of every layer seen so far, [B, kv_heads, T, head_dim].
+struct KvCache {
+  std::vector<torch::Tensor> keys;
+  std::vector<torch::Tensor> values;
+  int64_t length = 0;
+};
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const ModelConfig& config);
+  // x [B, S, hidden]; cos/sin [S, rotary_dim]; `layer` indexes the cache.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
+                        const torch::Tensor& sin, KvCache* cache, int64_t layer);
+
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};
+  Linear o_proj{nullptr};  // "o_proj" (llama) or "dense" (phi)
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(Attention);
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  explicit MlpImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};  // llama
+  Linear fc1{nullptr}, fc2{nullptr};                                // phi
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(Mlp);
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit DecoderLayerImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
+                        const torch::Tensor& sin, KvCache* cache, int64_t layer);
+
+  Norm input_layernorm{nullptr};
+  Norm post_attention_layernorm{nullptr};  // llama only
+  Attention self_attn{nullptr};
+  Mlp mlp{nullptr};
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(DecoderLayer);
+
+// The "model." prefix of HF checkpoints: embeddings, layers, final norm.
+class DecoderImpl : public torch::nn::Module {
+ public:
+  explicit DecoderImpl(const ModelConfig& config);
+  // Final hidden states [B, S, hidden]; advances `cache` when given.
+  torch::Tensor forward(const torch::Tensor& input_ids, KvCache* cache = nullptr);
+
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  Norm norm{nullptr};  // "norm" (llama) or "final_layernorm" (phi)
+
+ private:
+  ModelConfig config_;
+  torch::Tensor inv_freq_;  // [rotary_dim / 2], a buffer
+};
+TORCH_MODULE(Decoder);
+
+class CausalLMImpl : public torch::nn::Module {
+ public:
+  explicit CausalLMImpl(const ModelConfig& config);
+  // Logits [B, S, vocab] (float32).
+  torch::Tensor forward(const torch::Tensor& input_ids, KvCache* cache = nullptr);
+  // Hidden states before the head, so callers can project only the rows
+  // they need (training on target tokens only).
+  torch::Tensor Hidden(const torch::Tensor& input_ids, KvCache* cache = nullptr) {
+    return model->forward(input_ids, cache);
+  }
+  // hidden [.., hidden] -> logits [.., vocab].
+  torch::Tensor Head(const torch::Tensor& hidden);
+
+  // Grows (or keeps) the vocabulary to `new_size` rows; new embedding rows
+  // (and head rows) start as the mean of the existing ones, head bias 0.
+  void ResizeVocab(int64_t new_size);
+  // Matmul dtype of every projection and the head (kFloat32 or kBFloat16).
+  void SetComputeDtype(torch::Dtype dtype);
+  // Every LinearImpl with its full name ("model.layers.0.mlp.up_proj").
+  std::vector<std::pair<std::string, std::shared_ptr<LinearImpl>>> Linears();
+
+  const ModelConfig& config() const { return config_; }
+
+  Decoder model{nullptr};
+  Linear lm_head{nullptr};  // null when tie_word_embeddings
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(CausalLM);
+
+// The base weights (no adapter parameters) by HF name.
+std::vector<std::pair<std::string, torch::Tensor>> BaseStateDict(CausalLMImpl& model);
+
+}  // namespace libra::nn
+
+#endif  // LIBRA_NN_MODEL_H_

@@ -1,0 +1,43 @@
+// Helpers shared by the tests in tests/nn: a scratch folder, running the
+// independent Python reference, reading raw float32 files.
+#ifndef LIBRA_TESTS_NN_TEST_UTIL_H_
+#define LIBRA_TESTS_NN_TEST_UTIL_H_
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace libra::nn::testing {
+
+inline std::string TempDir(const std::string& name) {
+  const char* root = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(root ? root : "/tmp") + "/" + name;
+  std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
+  return dir;
+}
+
+// Runs /usr/bin/python3 tests/nn/<script> with `args`; returns the exit code.
+inline int RunPython(const std::string& script, const std::string& args) {
+  const std::string command = "/usr/bin/python3 tests/nn/" + script + " " + args;
+  return std::system(command.c_str());
+}
+
+inline std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline torch::Tensor ReadFloats(const std::string& path, std::vector<int64_t> shape) {
+  std::string bytes = ReadText(path);
+  return torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size() / 4)}, torch::kFloat32)
+      .clone()
+      .view(shape);
+}
+
+}  // namespace libra::nn::testing
+
+#endif  // LIBRA_TESTS_NN_TEST_UTIL_H_
