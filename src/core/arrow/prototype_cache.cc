@@ -38,9 +38,9 @@ absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
                                       return ParseLoraTensorName(info.name, &module, &is_a);
                                     });
   if (!has_lora) return RefreshResult{RefreshOutcome::kNotLora, 0};
-  LIBRA_ASSIGN_OR_RETURN(std::vector<LoraModule> modules, ReadLoraModules(file));
+  LIBRA_ASSIGN_OR_RETURN(std::vector<NamedLoraModule> modules, ReadLoraModules(file));
   std::vector<float> scales;
-  for (const LoraModule& module : modules) {
+  for (const NamedLoraModule& module : modules) {
     const int64_t rank = module.a.dim(0);
     if (scale_of) {
       scales.push_back(static_cast<float>(scale_of(module.name, rank)));
