@@ -9,6 +9,7 @@
 #include <emscripten/val.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -166,6 +167,36 @@ val MergeTensors(const std::string& method_name, const std::string& params_json,
   auto merged = merge::Merge(**method, nullptr, tensors, *params);
   if (!merged.ok()) return Error(merged.status());
   return Ok(Float32ArrayOf(merged->data(), merged->values().size()));
+}
+
+// Best wall time over `repeats` of MergeTensors' core call, with the inputs
+// already in wasm memory (bench/wasm: GB/s against native).
+val TimeMerge(const std::string& method_name, const std::string& params_json, const val& experts,
+              const val& shape_js, int repeats) {
+  auto method = merge::FindMethod(method_name);
+  if (!method.ok()) return Error(method.status());
+  auto args = ParseArguments(params_json);
+  if (!args.ok()) return Error(args.status());
+  const int n = experts["length"].as<int>();
+  auto params = merge::BindParams(**method, *args, n);
+  if (!params.ok()) return Error(params.status());
+  Shape shape;
+  for (double d : emscripten::convertJSArrayToNumberVector<double>(shape_js)) shape.push_back(static_cast<int64_t>(d));
+  std::vector<Tensor> tensors;
+  for (int i = 0; i < n; ++i) {
+    auto tensor = Tensor::Make(shape, FloatsFromJs(experts[i]));
+    if (!tensor.ok()) return Error(tensor.status());
+    tensors.push_back(std::move(*tensor));
+  }
+  double best = 1e30;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    auto merged = merge::Merge(**method, nullptr, tensors, *params);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!merged.ok()) return Error(merged.status());
+    best = std::min(best, seconds);
+  }
+  return Ok(val(best));
 }
 
 // File-level streaming merge of expert safetensors images (in MEMFS);
@@ -376,6 +407,7 @@ EMSCRIPTEN_BINDINGS(libra) {
   emscripten::function("readTensor", &ReadTensor);
   emscripten::function("mergeTensors", &MergeTensors);
   emscripten::function("mergeExperts", &MergeExperts);
+  emscripten::function("timeMerge", &TimeMerge);
   emscripten::function("arrowPrototype", &ArrowPrototype);
   emscripten::function("route", &Route);
   emscripten::class_<Engine>("Engine")
