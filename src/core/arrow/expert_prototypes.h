@@ -54,6 +54,11 @@ struct ExpertPrototypes {
 
 absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraModule>& modules,
                                                          float scale, int top_k = 1);
+// One scale per module (rank_pattern / alpha_pattern experts); the file's
+// "scale" metadata then records the first module's.
+absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraModule>& modules,
+                                                         absl::Span<const float> module_scales,
+                                                         int top_k = 1);
 
 // The file image (wasm, tests) and the atomic write.
 absl::StatusOr<std::string> SerializeExpertPrototypes(const ExpertPrototypes& prototypes);

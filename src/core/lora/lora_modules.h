@@ -14,6 +14,7 @@
 #ifndef LIBRA_CORE_LORA_LORA_MODULES_H_
 #define LIBRA_CORE_LORA_LORA_MODULES_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,25 @@ struct LoraModule {
 // if `tensor_name` is not a LoRA factor.
 bool ParseLoraTensorName(absl::string_view tensor_name, std::string* module, bool* is_a);
 
+// A module's tensors without their values (for streaming readers).
+struct LoraModuleInfo {
+  std::string name;
+  std::string a_tensor;  // tensor names in the file
+  std::string b_tensor;
+  Shape a_shape;  // [r, in]
+  Shape b_shape;  // [out, r]
+};
+
+// Pairs and checks the factors from the header alone, sorted by module.
+absl::StatusOr<std::vector<LoraModuleInfo>> IndexLoraModules(const SafetensorsFile& file);
 absl::StatusOr<std::vector<LoraModule>> ReadLoraModules(const SafetensorsFile& file);
+absl::StatusOr<LoraModule> ReadLoraModule(const SafetensorsFile& file, const LoraModuleInfo& info);
+
+// The LoRA scale s of dW = s B A from file metadata: "lora_scale" if
+// present, else "lora_alpha" / r ("use_rslora" = "true": / sqrt(r)), else 1.
+// A value that does not parse is an error, not a silent 1.
+absl::StatusOr<float> LoraScaleFromMetadata(const std::map<std::string, std::string>& metadata,
+                                            int64_t rank, absl::string_view label);
 
 // Checks that `modules` is a valid, sorted, uniquely named module list with
 // consistent A/B shapes; `label` names the source in errors.

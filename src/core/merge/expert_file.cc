@@ -37,6 +37,9 @@ Parsed ParseName(absl::string_view name) {
       {".sparse_values", Role::kSparseValues}, {".sparse_indices", Role::kSparseIndices},
       {".sparse_shape", Role::kSparseShape}, {".delta", Role::kDense},
   };
+  // PEFT's "base_model.model." prefix is dropped: modules are keyed by the
+  // model's own path, as in src/core/lora, so PEFT and plain files line up.
+  absl::ConsumePrefix(&name, "base_model.model.");
   for (const Suffix& suffix : kSuffixes) {
     absl::string_view stem = name;
     if (absl::ConsumeSuffix(&stem, suffix.text) && !stem.empty()) {

@@ -1,7 +1,8 @@
 // ExpertFile: an expert's safetensors file seen as modules, loaded one module
 // at a time for streaming merges.
 //
-// Tensor names (PEFT's ".weight" suffix optional on LoRA factors):
+// Tensor names (PEFT's ".weight" suffix optional on LoRA factors, PEFT's
+// "base_model.model." prefix dropped from module names):
 //   <m>.lora_A.weight [r, in] and <m>.lora_B.weight [out, r]  -> LoRA module <m>
 //   <m>.sparse_values [nnz] (float), <m>.sparse_indices [nnz] (integer, flat
 //     row-major) and <m>.sparse_shape [rank] (integer)         -> sparse module <m>

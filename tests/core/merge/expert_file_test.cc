@@ -85,8 +85,8 @@ TEST(ExpertFileTest, PeftFolderTakesScalingFromAdapterConfig) {
                   .ok());
   absl::StatusOr<ExpertFile> expert = ExpertFile::Open(dir);  // the folder itself
   ASSERT_TRUE(expert.ok()) << expert.status();
-  EXPECT_FLOAT_EQ(expert->Find("base_model.model.layers.0.q_proj")->scale, 16.0f / 2.0f);
-  EXPECT_FLOAT_EQ(expert->Find("base_model.model.layers.0.v_proj")->scale, 4.0f / 2.0f);
+  EXPECT_FLOAT_EQ(expert->Find("layers.0.q_proj")->scale, 16.0f / 2.0f);
+  EXPECT_FLOAT_EQ(expert->Find("layers.0.v_proj")->scale, 4.0f / 2.0f);
 
   ASSERT_TRUE(WriteFileAtomically(dir + "/adapter_config.json", R"({"peft_type": "IA3"})").ok());
   expert = ExpertFile::Open(dir + "/adapter_model.safetensors");
