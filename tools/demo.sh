@@ -1,6 +1,6 @@
 #!/bin/bash
-# End-to-end demo of the expert library, run by ./run until the first paper
-# lands: generates PEFT LoRA adapters, builds a library from them, lists,
+# End-to-end demo of the expert library (run by ./run while no paper
+# reproduction is listed): generates PEFT LoRA adapters, builds a library, lists,
 # shows, verifies, and exports one back to PEFT, checking the bytes.
 #
 #   tools/demo.sh [WORK_DIR]   (default: a fresh temporary folder)
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 WORK="${1:-$(mktemp -d -t libra-demo.XXXXXX)}"
 mkdir -p "$WORK"
 
-echo "== libra demo: the expert library on synthetic PEFT adapters (no paper has landed yet)"
+echo "== libra demo: the expert-library commands on synthetic PEFT adapters"
 bazel build //src/cli:libra //tools:make_peft_adapter >/dev/null 2>&1 ||
   bazel build //src/cli:libra //tools:make_peft_adapter
 BIN="$(bazel info bazel-bin 2>/dev/null)"
