@@ -21,6 +21,7 @@ struct ModulePlan {
   std::vector<const ModuleEntry*> entries;  // one per expert
   MergeOptions options;
   Kind out_kind = Kind::kDense;
+  bool bare = false;  // written under its own name (a bias), not <m>.delta.weight
   Shape delta_shape;
   std::vector<SafetensorsStreamWriter::Spec> specs;
 };
@@ -108,6 +109,7 @@ absl::StatusOr<ModulePlan> PlanModule(const StreamMergeRequest& request,
                   {first.name + ".sparse.shape", DType::kI64,
                    {static_cast<int64_t>(first.delta_shape.size())}}};
   } else {
+    plan.bare = all_bare;
     plan.specs = {{all_bare ? first.name : first.name + ".delta.weight", request.out_dtype,
                    first.delta_shape}};
   }
@@ -209,6 +211,14 @@ absl::StatusOr<StreamMergeReport> MergeExpertFiles(const StreamMergeRequest& req
     for (const auto& spec : plan->specs) module_bytes += 4 * Elements(spec.shape);
     report.peak_module_bytes = std::max(report.peak_module_bytes, module_bytes);
     all_lora_out &= plan->out_kind == Kind::kLora;
+    if (!plan->bare) {
+      const char* type = plan->out_kind == Kind::kLora     ? "lora"
+                         : plan->out_kind == Kind::kSparse ? "sparse"
+                                                           : "delta";
+      report.adapter_type = report.adapter_type.empty() || report.adapter_type == type
+                                ? type
+                                : "mixed";
+    }
     specs.insert(specs.end(), plan->specs.begin(), plan->specs.end());
     plans.push_back(*std::move(plan));
   }

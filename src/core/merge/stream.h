@@ -50,6 +50,9 @@ struct StreamMergeReport {
   int64_t peak_module_bytes = 0; // largest one module's inputs + output, in float32
   std::vector<std::string> warnings;
   bool lora_output = false;      // every module came out as a LoRA (ab, svd)
+  // "lora", "delta" or "sparse" when every module (bare tensors such as
+  // biases aside) came out as that kind, else "mixed".
+  std::string adapter_type;
 };
 
 // Merges `experts` module by module into request.out_path. The output
