@@ -2,8 +2,8 @@
 // (source/target/task_name) and writes it as an expert safetensors file, or
 // (--full_checkpoint) merges it into a full Hugging Face checkpoint folder.
 //
-//   libra train --base models/tiny --data train.jsonl --task sort --type lora --rank 8 \
-//       --target_modules q_proj,v_proj --steps 500 --out experts/sort.safetensors
+//   libra train --base models/tiny --data train.jsonl --task sort --type lora --rank 8
+//     --target_modules q_proj,v_proj --steps 500 --out experts/sort.safetensors  (one line)
 //   libra train ... --resume        # continue from <out>.ckpt.safetensors
 //
 // Writes <out>.ckpt.safetensors (resumable state) every --checkpoint_every
