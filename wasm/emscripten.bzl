@@ -38,11 +38,12 @@ def _em_binary_impl(ctx):
     srcs = depset(ctx.files.srcs, transitive = [d[EmSourcesInfo].srcs for d in ctx.attr.deps]).to_list()
     hdrs = depset(ctx.files.hdrs + ctx.files._compat, transitive = [d[EmSourcesInfo].hdrs for d in ctx.attr.deps])
 
-    # Only nlohmann from /usr/include: a folder holding one symlink to it.
+    # Only the header-only libraries from /usr/include (nlohmann, Eigen): a
+    # folder of symlinks, never /usr/include itself (native headers).
     sysinc = ctx.actions.declare_directory(ctx.label.name + "_sysinc")
     ctx.actions.run_shell(
         outputs = [sysinc],
-        command = "ln -s /usr/include/nlohmann %s/nlohmann" % sysinc.path,
+        command = "ln -s /usr/include/nlohmann {d}/nlohmann && ln -s /usr/include/eigen3/Eigen {d}/Eigen".format(d = sysinc.path),
     )
     compat_root = ctx.files._compat[0].path.split("/absl/")[0]
     copts = ["-std=c++17", "-O3", "-msimd128", "-I.", "-I" + ctx.bin_dir.path, "-I" + ctx.genfiles_dir.path,
