@@ -7,6 +7,13 @@ namespace libra::cli {
 // Each command's Run lives in its <name>_command.cc.
 int RunVersion(const std::vector<std::string>& args);
 int RunMerge(const std::vector<std::string>& args);
+int RunLibrary(const std::vector<std::string>& args);
+int RunExportPeft(const std::vector<std::string>& args);
+int RunTrain(const std::vector<std::string>& args);
+int RunEval(const std::vector<std::string>& args);
+int RunGenerate(const std::vector<std::string>& args);
+int RunArrow(const std::vector<std::string>& args);
+int RunCluster(const std::vector<std::string>& args);
 
 absl::Span<const Command> AllCommands() {
   static const Command kCommands[] = {
@@ -17,6 +24,34 @@ absl::Span<const Command> AllCommands() {
        "--out NAME | --out-file F.safetensors | --out-peft DIR; or libra merge [DIR] --config merge.yaml",
        "src/cli/merge_command.cc", "json,seed,out,base,rank,config,experts,all,method,mode,weights",
        RunMerge},
+      {"library", "Create, fill, list, show, remove from and verify an expert library.",
+       "libra library create DIR --base NAME | add DIR --name N (--peft PEFT_DIR | --tensors F "
+       "--type lora|sparse|delta) [--task T ...] | ls DIR [--json] | show DIR NAME | rm DIR NAME | "
+       "verify DIR [--check-finite]",
+       "src/cli/library_command.cc", "json,name,base,type,task,rank,alpha,use_rslora,keep_ratio", RunLibrary},
+      {"export-peft", "Write a library LoRA expert as a PEFT adapter folder.",
+       "libra export-peft DIR NAME OUT_DIR", "src/cli/export_peft_command.cc", "", RunExportPeft},
+      {"train", "Train an adapter (lora, full) on Flan-style JSONL; write an expert file or checkpoint.",
+       "libra train --base DIR --data F.jsonl [--task T] [--type lora|full] [--rank R] "
+       "[--target_modules q_proj,v_proj] [--steps N | --epochs E] [--lr ..] [--resume] "
+       "--out EXPERT.safetensors | --full_checkpoint --out DIR",
+       "src/cli/train_command.cc", "json,seed,out,name,base,type,task,device,rank,data,split,max_length",
+       RunTrain},
+      {"eval", "Evaluate a model, expert or mixture: exact match, ROUGE-L, token accuracy.",
+       "libra eval --base DIR --data F.jsonl [--task T] [--split test] [--expert_file A[,B..]] "
+       "[--mixing output|parameter] [--weights ..] [--json]",
+       "src/cli/eval_command.cc",
+       "json,base,task,device,weights,data,split,expert_file,mixing,max_new_tokens,max_length",
+       RunEval},
+      {"generate", "Greedy generation from prompts with a model, expert or mixture.",
+       "libra generate --base DIR [--expert_file A[,B..]] PROMPT...", "src/cli/generate_command.cc",
+       "base,device,weights,expert_file,mixing,max_new_tokens,max_length", RunGenerate},
+      {"arrow", "Compute Arrow prototypes for every LoRA expert that lacks them or changed.",
+       "libra arrow DIR [--top-k K] [--json]", "src/cli/arrow_command.cc", "json,top_k", RunArrow},
+      {"cluster", "Cluster LoRA experts by their parameters (MBC) and store the clusters.",
+       "libra cluster DIR --k K [--sparsity-quantile Q] [--embedding-dims D] [--restarts R] "
+       "[--seed S] [--json]",
+       "src/cli/cluster_command.cc", "json,seed,k", RunCluster},
   };
   return kCommands;
 }

@@ -17,3 +17,15 @@ ABSL_FLAG(bool, all, false, "Every expert of the library.");
 ABSL_FLAG(std::string, method, "", "Method name (merge: linear, ties, ...).");
 ABSL_FLAG(std::string, mode, "delta", "LoRA handling (merge: delta, ab or svd).");
 ABSL_FLAG(std::vector<std::string>, weights, {}, "One weight per expert (comma-separated).");
+ABSL_FLAG(double, alpha, 0, "LoRA alpha (0: the rank).");
+ABSL_FLAG(bool, use_rslora, false, "rsLoRA scaling alpha / sqrt(r) instead of alpha / r.");
+ABSL_FLAG(double, keep_ratio, 0, "Sparse adapters: fraction of entries kept (0: computed).");
+ABSL_FLAG(std::string, data, "", "Flan-style JSONL data (source, target, task_name).");
+ABSL_FLAG(std::string, split, "", "Only examples of this split (train, validation, test); empty: all.");
+ABSL_FLAG(std::vector<std::string>, expert_file, {},
+          "Expert safetensors files to apply (several: a mixture).");
+ABSL_FLAG(std::string, mixing, "output", "Expert mixture: output or parameter mixing.");
+ABSL_FLAG(int64_t, max_new_tokens, 64, "Greedy generation: most tokens generated.");
+ABSL_FLAG(int64_t, max_length, 512, "Most tokens per example (the prompt is cut from the left).");
+ABSL_FLAG(int, k, 0, "Number of clusters (cluster: MBC's k).");
+ABSL_FLAG(int, top_k, 1, "How many top singular vectors / experts to keep (arrow: prototypes per module).");

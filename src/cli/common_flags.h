@@ -27,4 +27,16 @@ ABSL_DECLARE_FLAG(std::string, method);
 ABSL_DECLARE_FLAG(std::string, mode);
 ABSL_DECLARE_FLAG(std::vector<std::string>, weights);
 
+ABSL_DECLARE_FLAG(double, alpha);
+ABSL_DECLARE_FLAG(bool, use_rslora);
+ABSL_DECLARE_FLAG(double, keep_ratio);
+ABSL_DECLARE_FLAG(std::string, data);
+ABSL_DECLARE_FLAG(std::string, split);
+ABSL_DECLARE_FLAG(std::vector<std::string>, expert_file);
+ABSL_DECLARE_FLAG(std::string, mixing);
+ABSL_DECLARE_FLAG(int64_t, max_new_tokens);
+ABSL_DECLARE_FLAG(int64_t, max_length);
+ABSL_DECLARE_FLAG(int, k);
+ABSL_DECLARE_FLAG(int, top_k);
+
 #endif  // LIBRA_CLI_COMMON_FLAGS_H_

@@ -68,7 +68,9 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &info) == 0;
 }
 
-std::string Stem(const std::string& path) {
+// "dir/a.safetensors" -> "a"; a PEFT folder "dir/math/" -> "math".
+std::string Stem(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   std::string name = path.substr(path.find_last_of('/') + 1);
   const size_t dot = name.rfind(".safetensors");
   return dot == std::string::npos ? name : name.substr(0, dot);

@@ -10,10 +10,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-#if defined(USE_C10D_GLOO)
+#if defined(USE_C10D_GLOO) || defined(USE_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#if defined(USE_C10D_GLOO)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #if defined(USE_C10D_NCCL)
 #include <c10/cuda/CUDAFunctions.h>
@@ -87,13 +89,13 @@ c10::intrusive_ptr<c10d::Store> MakeStore(const DistributedOptions& options) {
   store_options.timeout = options.timeout;
   return c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
 }
-
-bool IsLoopback(const std::string& address) {
-  return address == "localhost" || absl::StartsWith(address, "127.");
-}
 #endif
 
 #if defined(USE_C10D_GLOO)
+bool IsLoopback(const std::string& address) {
+  return address == "localhost" || absl::StartsWith(address, "127.");
+}
+
 std::unique_ptr<DistributedContext::Collectives> MakeGloo(const DistributedOptions& options) {
   auto store = MakeStore(options);
   auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
@@ -376,7 +378,21 @@ absl::Status DistributedContext::AllReduceGradients(const std::vector<at::Tensor
     if (!parameter.grad().defined()) parameter.mutable_grad() = at::zeros_like(parameter);
     gradients.push_back(parameter.grad());
   }
-  std::vector<Bucket> buckets = MakeBuckets(gradients, options_.bucket_bytes, backend_);
+  return AverageInPlace(gradients, "gradient all-reduce");
+}
+
+absl::Status DistributedContext::AllReduceMean(const std::vector<at::Tensor>& tensors) {
+  for (const at::Tensor& tensor : tensors) {
+    absl::Status status = CheckDense(tensor, "all-reduce");
+    if (!status.ok()) return status;
+  }
+  if (!is_distributed()) return absl::OkStatus();
+  return AverageInPlace(tensors, "all-reduce");
+}
+
+absl::Status DistributedContext::AverageInPlace(const std::vector<at::Tensor>& tensors,
+                                                const char* what) {
+  std::vector<Bucket> buckets = MakeBuckets(tensors, options_.bucket_bytes, backend_);
   try {
     std::vector<at::Tensor> flats;
     for (const Bucket& bucket : buckets) flats.push_back(Flatten(bucket));
@@ -386,8 +402,7 @@ absl::Status DistributedContext::AllReduceGradients(const std::vector<at::Tensor
       Unflatten(flats[i], buckets[i]);
     }
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("rank ", rank(), ": gradient all-reduce failed: ", e.what()));
+    return absl::UnavailableError(absl::StrCat("rank ", rank(), ": ", what, " failed: ", e.what()));
   }
   return absl::OkStatus();
 }

@@ -99,6 +99,15 @@ class DistributedContext {
   // zero gradient (and gets one), so every rank issues the same collectives.
   absl::Status AllReduceGradients(const std::vector<at::Tensor>& parameters);
 
+  // Replaces each tensor by its mean over the ranks, in place, bucketed like
+  // AllReduceGradients. For code that holds the gradients rather than the
+  // parameters, such as TrainOptions::after_backward:
+  //
+  //   options.after_backward = [&](std::vector<torch::Tensor>& grads) {
+  //     return dist->AllReduceMean(grads);
+  //   };
+  absl::Status AllReduceMean(const std::vector<at::Tensor>& tensors);
+
   // Mean of `value` over the ranks (for logging a global loss).
   absl::StatusOr<double> AverageOverRanks(double value);
 
@@ -110,6 +119,7 @@ class DistributedContext {
  private:
   DistributedContext(DistributedOptions options, std::string backend,
                      std::unique_ptr<Collectives> collectives);
+  absl::Status AverageInPlace(const std::vector<at::Tensor>& tensors, const char* what);
 
   DistributedOptions options_;
   std::string backend_;

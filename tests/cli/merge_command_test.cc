@@ -100,7 +100,7 @@ TEST_F(MergeCommandTest, LinearFromLibraryFolderMatchesFormula) {
     std::vector<float> expected(kOut * kIn);
     const std::vector<float> d0 = Delta(0, m), d1 = Delta(1, m);
     for (size_t j = 0; j < expected.size(); ++j) expected[j] = 0.25f * d0[j] + 2.0f * d1[j];
-    ExpectNear(out.ReadFloat("layers." + std::to_string(m) + ".q_proj.delta")->values(), expected, 1e-5f);
+    ExpectNear(out.ReadFloat("layers." + std::to_string(m) + ".q_proj.delta.weight")->values(), expected, 1e-5f);
   }
   EXPECT_EQ(out.metadata().at("merge_sources"), "a,b");
 }

@@ -164,7 +164,9 @@ TEST(RelaunchSelf, RerunsThisBinaryWithItsArguments) {
   const std::string dir = FreshDir("self");
   LaunchOptions options = Bounded();
   // Workers rerun gtest: keep their XML report off the parent's.
-  options.env = {{"RELAUNCH_OUT_DIR", dir}, {"XML_OUTPUT_FILE", dir + "/worker.xml"}};
+  options.env = {{"RELAUNCH_OUT_DIR", dir},
+                 {"XML_OUTPUT_FILE", dir + "/worker.xml"},
+                 {"TEST_PREMATURE_EXIT_FILE", ""}};
   const absl::Status status = RelaunchSelf(2, options);
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(ReadAll(dir + "/rank0"), "2");

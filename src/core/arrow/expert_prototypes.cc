@@ -44,17 +44,29 @@ const ModulePrototypes* ExpertPrototypes::Find(absl::string_view module) const {
   return it != modules.end() && it->module == module ? &*it : nullptr;
 }
 
-absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraModule>& modules,
+absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<NamedLoraModule>& modules,
                                                          float scale, int top_k) {
+  return ComputeExpertPrototypes(modules, std::vector<float>(modules.size(), scale), top_k);
+}
+
+absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<NamedLoraModule>& modules,
+                                                         absl::Span<const float> module_scales,
+                                                         int top_k) {
   LIBRA_RETURN_IF_ERROR(ValidateLoraModules(modules, "arrow prototypes"));
+  if (module_scales.size() != modules.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("arrow prototypes: ", module_scales.size(),
+                                                   " scales for ", modules.size(), " modules"));
+  }
   ExpertPrototypes result;
   result.top_k = top_k;
-  result.scale = scale;
+  result.scale = module_scales[0];
   result.modules.reserve(modules.size());
-  for (const LoraModule& m : modules) {
+  for (size_t m = 0; m < modules.size(); ++m) {
+    const NamedLoraModule& module = modules[m];
     LIBRA_ASSIGN_OR_RETURN(SingularTriplets triplets,
-                           TopSingularTriplets(m.a, m.b, scale, top_k, m.name));
-    result.modules.push_back({m.name, std::move(triplets.right), std::move(triplets.values)});
+                           TopSingularTriplets(module.a, module.b, module_scales[m], top_k,
+                                               module.name));
+    result.modules.push_back({module.name, std::move(triplets.right), std::move(triplets.values)});
   }
   return result;
 }

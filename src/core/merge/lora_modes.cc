@@ -88,7 +88,10 @@ Tensor LoraDelta(const LoraFactors& lora, int threads) {
 
 absl::StatusOr<LoraFactors> AverageFactors(absl::Span<const LoraFactors> loras,
                                            absl::Span<const double> coefficients) {
-  if (loras.empty()) return absl::InvalidArgumentError("ab: no experts to merge");
+  if (loras.empty() || coefficients.size() != loras.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("ab: ", coefficients.size(), " weights for ",
+                                                   loras.size(), " experts"));
+  }
   for (size_t i = 0; i < loras.size(); ++i) {
     if (absl::Status s = CheckLoraShapes(loras[i], absl::StrCat("ab: expert ", i)); !s.ok()) {
       return s;
@@ -118,10 +121,24 @@ absl::StatusOr<LoraFactors> LowRankFromFactors(absl::Span<const LoraFactors> lor
                                                absl::Span<const double> coefficients,
                                                int64_t rank) {
   if (loras.empty()) return absl::InvalidArgumentError("svd: no experts to merge");
+  if (absl::Status s = CheckLoraShapes(loras[0], "svd: expert 0"); !s.ok()) return s;
   const int64_t out = loras[0].b.dim(0), in = loras[0].a.dim(1);
   if (absl::Status status = CheckRank(rank, out, in); !status.ok()) return status;
+  if (coefficients.size() != loras.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("svd: ", coefficients.size(),
+                                                   " weights for ", loras.size(), " experts"));
+  }
   int64_t total_rank = 0;
-  for (const LoraFactors& lora : loras) total_rank += lora.a.dim(0);
+  for (size_t i = 0; i < loras.size(); ++i) {
+    const LoraFactors& lora = loras[i];
+    if (absl::Status s = CheckLoraShapes(lora, absl::StrCat("svd: expert ", i)); !s.ok()) return s;
+    if (lora.b.dim(0) != out || lora.a.dim(1) != in) {
+      return absl::InvalidArgumentError(absl::StrCat("svd: expert ", i, ": expected delta [", out,
+                                                     ", ", in, "], got [", lora.b.dim(0), ", ",
+                                                     lora.a.dim(1), "]"));
+    }
+    total_rank += lora.a.dim(0);
+  }
   // dW = B_cat A_cat with B_cat [out, K] = [c_i s_i B_i], A_cat^T [in, K] = [A_i^T].
   MatrixD b_cat(out, total_rank), a_cat_t(in, total_rank);
   int64_t offset = 0;

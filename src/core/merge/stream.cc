@@ -103,12 +103,12 @@ absl::StatusOr<ModulePlan> PlanModule(const StreamMergeRequest& request,
     absl::StatusOr<int64_t> nnz = UnionSize(files, plan);
     if (!nnz.ok()) return nnz.status();
     plan.out_kind = Kind::kSparse;
-    plan.specs = {{first.name + ".sparse_values", request.out_dtype, {*nnz}},
-                  {first.name + ".sparse_indices", DType::kI64, {*nnz}},
-                  {first.name + ".sparse_shape", DType::kI64,
+    plan.specs = {{first.name + ".sparse.values", request.out_dtype, {*nnz}},
+                  {first.name + ".sparse.indices", DType::kI64, {*nnz}},
+                  {first.name + ".sparse.shape", DType::kI64,
                    {static_cast<int64_t>(first.delta_shape.size())}}};
   } else {
-    plan.specs = {{all_bare ? first.name : first.name + ".delta", request.out_dtype,
+    plan.specs = {{all_bare ? first.name : first.name + ".delta.weight", request.out_dtype,
                    first.delta_shape}};
   }
   return plan;
@@ -175,7 +175,8 @@ absl::StatusOr<StreamMergeReport> MergeExpertFiles(const StreamMergeRequest& req
   }
   std::vector<ExpertFile> files;
   for (const ExpertSource& source : request.experts) {
-    absl::StatusOr<ExpertFile> file = ExpertFile::Open(source.path);
+    absl::StatusOr<ExpertFile> file =
+        ExpertFile::Open(source.path, source.scaling ? &*source.scaling : nullptr);
     if (!file.ok()) {
       return absl::Status(file.status().code(), absl::StrCat(Describe(source), ": ",
                                                              file.status().message()));

@@ -126,6 +126,15 @@ TEST(TruncatedSvdTest, ExactAndRandomizedPathsFindTheLeadingTriplets) {
   }
 }
 
+TEST(LowRankFromFactorsTest, RejectsMismatchedExperts) {
+  absl::StatusOr<LoraFactors> merged = LowRankFromFactors(
+      {RandomLora(6, 2, 5, 1.0f, 1), RandomLora(6, 2, 4, 1.0f, 2)}, {1.0, 1.0}, 2);
+  EXPECT_EQ(merged.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(merged.status().message(), "expected delta [6, 5], got [6, 4]"));
+  merged = LowRankFromFactors({RandomLora(6, 2, 5, 1.0f, 1)}, {1.0, 1.0}, 2);
+  EXPECT_TRUE(absl::StrContains(merged.status().message(), "2 weights for 1 experts"));
+}
+
 TEST(TruncatedSvdTest, RejectsRankOutOfRange) {
   const Tensor delta = RandomTensor({5, 4}, 1);
   for (int64_t rank : {0, 5}) {

@@ -1,0 +1,60 @@
+// The body of every paper's claims_test (defs.bzl, paper_claims_test): runs
+// the paper's reproduce binary at quick scale into the test's temp folder,
+// then asserts CheckClaims on what it wrote.
+//
+//   claims_test --reproduce papers/testbed/reproduce [--seeds N] [-- extra flags]
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "papers/common/claims_check.h"
+#include "papers/common/subprocess.h"
+#include "src/core/io/atomic_file.h"
+
+namespace {
+
+std::string g_reproduce;
+std::vector<std::string> g_extra;
+
+TEST(ClaimsTest, QuickRunReproducesEveryClaimNotMarkedKnownFailure) {
+  ASSERT_FALSE(g_reproduce.empty()) << "pass --reproduce PATH";
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string out = absl::StrCat(tmp ? tmp : "/tmp", "/claims_test_out");
+  std::vector<std::string> argv = {g_reproduce, "--scale", "quick", "--out", out};
+  argv.insert(argv.end(), g_extra.begin(), g_extra.end());
+  std::fprintf(stderr, "running: %s\n", absl::StrJoin(argv, " ").c_str());
+  absl::StatusOr<int> code = libra::papers::RunProgram(argv);
+  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_EQ(*code, 0) << "the reproduce run failed";
+
+  absl::StatusOr<std::string> results = libra::ReadFile(out + "/results.json");
+  ASSERT_TRUE(results.ok()) << results.status();
+  absl::StatusOr<std::string> report = libra::ReadFile(out + "/REPORT.md");
+  ASSERT_TRUE(report.ok()) << report.status();
+  nlohmann::json doc = nlohmann::json::parse(*results, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(doc.is_discarded()) << "results.json is not JSON";
+  EXPECT_EQ(doc.value("scale", ""), "quick");
+  for (const std::string& problem : libra::papers::CheckClaims(doc, *report)) {
+    ADD_FAILURE() << problem;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--reproduce" && i + 1 < argc) {
+      g_reproduce = argv[++i];
+    } else {
+      g_extra.push_back(a);
+    }
+  }
+  return RUN_ALL_TESTS();
+}

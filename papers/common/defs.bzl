@@ -1,0 +1,24 @@
+"""Bazel macros for paper packages."""
+
+def paper_claims_test(name = "claims_test", reproduce = ":reproduce", args = [], size = "large", **kwargs):
+    """A test that runs `reproduce` at quick scale and checks its claims.
+
+    Every claim must be `reproduced`; a claim marked known_failure must still
+    not reproduce, and REPORT.md must show each verdict
+    (papers/common/claims_check.h).
+
+    Args:
+      name: the test's name.
+      reproduce: the paper's reproduce binary.
+      args: extra flags for the reproduce binary (e.g. ["--seeds", "3"]).
+      size: the test size (quick runs take minutes).
+      **kwargs: passed to cc_test (tags, timeout, ...).
+    """
+    native.cc_test(
+        name = name,
+        size = size,
+        deps = ["//papers/common:claims_test_main"],
+        data = [reproduce],
+        args = ["--reproduce", "$(rootpath %s)" % reproduce] + args,
+        **kwargs
+    )

@@ -1,0 +1,215 @@
+#include "papers/common/reproduce.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "papers/common/code_version.h"
+#include "papers/common/report.h"
+#include "papers/common/subprocess.h"
+#include "src/core/io/atomic_file.h"
+#include "src/core/status_macros.h"
+
+namespace libra::papers {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::string>& args) {
+  ReproduceOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+      continue;
+    }
+    if (arg == "--no_plots" || arg == "--noplots") {
+      o.plots = false;
+      continue;
+    }
+    if (!absl::StartsWith(arg, "--")) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    auto positive = [&](int* out) -> absl::Status {
+      if (!absl::SimpleAtoi(value, out) || *out < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --", name, ": expected a positive integer, got \"", value, "\""));
+      }
+      return absl::OkStatus();
+    };
+    if (name == "scale") {
+      if (value != "quick" && value != "full") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --scale: expected quick or full, got \"", value, "\""));
+      }
+      o.scale = value;
+    } else if (name == "out") {
+      o.out = value;
+    } else if (name == "seeds") {
+      LIBRA_RETURN_IF_ERROR(positive(&o.seeds));
+    } else if (name == "threads") {
+      LIBRA_RETURN_IF_ERROR(positive(&o.threads));
+    } else if (name == "cache_dir") {
+      o.cache_dir = value;
+    } else if (name == "base_model") {
+      o.base_model = value;
+    } else if (name == "data") {
+      o.data = value;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+  }
+  return o;
+}
+
+std::string ReproduceUsage(const std::string& paper) {
+  return absl::StrCat(
+      "usage: bazel run //papers/", paper, ":reproduce -- [flags]\n",
+      "  --scale quick|full   quick: small model, synthetic suite (default); full: --base_model, --data\n",
+      "  --out DIR            output folder (default WORKSPACE/results/", paper, ")\n",
+      "  --seeds N            seeds 1..N (default 3)\n",
+      "  --threads N          CPU threads (default: all cores)\n",
+      "  --cache_dir DIR      artifact cache (default $LIBRA_CACHE or ~/.cache/libra/artifacts)\n",
+      "  --base_model DIR     Hugging Face checkpoint folder (full scale)\n",
+      "  --data DIR           Flan-style JSONL folder (full scale)\n",
+      "  --no_plots           skip plot.py\n");
+}
+
+std::string RunfilePath(const std::string& rel) {
+  std::vector<std::string> candidates;
+  if (const char* d = std::getenv("RUNFILES_DIR"); d && *d) {
+    candidates.push_back(absl::StrCat(d, "/libra/", rel));
+  }
+  if (const char* d = std::getenv("TEST_SRCDIR"); d && *d) {
+    candidates.push_back(absl::StrCat(d, "/libra/", rel));
+  }
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(absl::StrCat(exe.string(), ".runfiles/libra/", rel));
+  candidates.push_back(rel);  // bazel run and bazel test start in the runfiles root
+  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY"); ws && *ws) {
+    candidates.push_back(absl::StrCat(ws, "/", rel));
+  }
+  for (const std::string& c : candidates) {
+    if (fs::exists(c, ec)) return c;
+  }
+  return rel;
+}
+
+namespace {
+
+std::string UtcNow() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string DefaultOut(const std::string& paper) {
+  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY"); ws && *ws) {
+    return absl::StrCat(ws, "/results/", paper);
+  }
+  return absl::StrCat("results/", paper);
+}
+
+}  // namespace
+
+absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& options) {
+  if (options.scale == "full" && (options.base_model.empty() || options.data.empty())) {
+    return absl::InvalidArgumentError("--scale full needs --base_model DIR and --data DIR");
+  }
+  RunContext ctx;
+  ctx.options = options;
+  for (int s = 1; s <= options.seeds; ++s) ctx.seeds.push_back(s);
+  ctx.out_dir = options.out.empty() ? DefaultOut(spec.id) : options.out;
+  unsigned cores = std::thread::hardware_concurrency();
+  ctx.threads = options.threads > 0 ? options.threads : static_cast<int>(cores ? cores : 1);
+  ArtifactCache cache(options.cache_dir.empty() ? ArtifactCache::DefaultRoot() : options.cache_dir);
+  ctx.cache = &cache;
+  std::error_code ec;
+  fs::create_directories(ctx.out_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("output folder ", ctx.out_dir, ": ", ec.message()));
+
+  Results results(spec.id, spec.title);
+  RunInfo run;
+  run.scale = options.scale;
+  run.seeds = ctx.seeds;
+  run.code_version = CodeVersion();
+  run.started_utc = UtcNow();
+  run.threads = ctx.threads;
+  std::fprintf(stderr, "== %s (%s scale, seeds 1..%d, %d threads) -> %s\n", spec.id.c_str(),
+               options.scale.c_str(), options.seeds, ctx.threads, ctx.out_dir.c_str());
+  auto start = std::chrono::steady_clock::now();
+  absl::Status ran = spec.run(ctx, results);
+  if (!ran.ok()) return absl::Status(ran.code(), absl::StrCat(spec.id, ": ", ran.message()));
+  run.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  results.SetRun(run);
+
+  LIBRA_ASSIGN_OR_RETURN(json doc, results.ToJson());
+  const std::string results_path = absl::StrCat(ctx.out_dir, "/results.json");
+  LIBRA_RETURN_IF_ERROR(WriteFileAtomically(results_path, doc.dump(2) + "\n"));
+  LIBRA_RETURN_IF_ERROR(
+      WriteFileAtomically(absl::StrCat(ctx.out_dir, "/REPORT.md"), RenderPaperReport(doc)));
+  if (options.plots && !doc["plots"].empty()) {
+    absl::StatusOr<int> code = RunProgram({"/usr/bin/python3", RunfilePath("papers/common/plot.py"),
+                                           results_path, "--out",
+                                           absl::StrCat(ctx.out_dir, "/plots")});
+    if (!code.ok() || *code != 0) {
+      std::fprintf(stderr, "%s: warning: plot.py failed (%s); results.json and REPORT.md are written\n",
+                   spec.id.c_str(), code.ok() ? absl::StrCat("exit ", *code).c_str()
+                                              : std::string(code.status().message()).c_str());
+    }
+  }
+  return doc;
+}
+
+int ReproduceMain(int argc, char** argv, const PaperSpec& spec) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<ReproduceOptions> options = ParseReproduceArgs(args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "%s: error: %s\n%s", spec.id.c_str(),
+                 std::string(options.status().message()).c_str(), ReproduceUsage(spec.id).c_str());
+    return 2;
+  }
+  if (options->help) {
+    std::printf("%s", ReproduceUsage(spec.id).c_str());
+    return 0;
+  }
+  absl::StatusOr<json> doc = Reproduce(spec, *options);
+  if (!doc.ok()) {
+    std::fprintf(stderr, "%s: error: %s\n", spec.id.c_str(),
+                 std::string(doc.status().message()).c_str());
+    return doc.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::printf("%s: %.1f s\n", spec.id.c_str(), (*doc)["wall_time_s"].get<double>());
+  for (const json& c : (*doc)["claims"]) {
+    std::printf("  %-16s %s%s\n", c["verdict"].get<std::string>().c_str(),
+                c["id"].get<std::string>().c_str(),
+                c["known_failure"].get<bool>() ? " (known failure)" : "");
+  }
+  std::printf("  report: %s/REPORT.md\n",
+              (options->out.empty() ? DefaultOut(spec.id) : options->out).c_str());
+  return 0;
+}
+
+}  // namespace libra::papers

@@ -1,0 +1,76 @@
+// The driver every paper's `reproduce` binary runs: parses the common flags,
+// runs the paper over its seeds, and writes OUT/results.json, OUT/REPORT.md
+// and OUT/plots/*.{png,svg} (plot.py).
+//
+//   bazel run //papers/<paper>:reproduce -- [--scale quick|full] [--out DIR]
+//       [--seeds N] [--threads N] [--cache_dir DIR] [--base_model DIR]
+//       [--data DIR] [--no_plots]
+//
+//   int main(int argc, char** argv) {
+//     return libra::papers::ReproduceMain(argc, argv, {"testbed", "Testbed facts", &RunTestbed});
+//   }
+//
+// Flags are parsed here, not with absl flags, so a paper binary can link any
+// library without flag-name clashes.
+#ifndef LIBRA_PAPERS_COMMON_REPRODUCE_H_
+#define LIBRA_PAPERS_COMMON_REPRODUCE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "papers/common/artifact_cache.h"
+#include "papers/common/results.h"
+
+namespace libra::papers {
+
+struct ReproduceOptions {
+  std::string scale = "quick";  // "quick" or "full"
+  std::string out;              // empty: WORKSPACE/results/<paper> or ./results/<paper>
+  int seeds = 3;                // seeds 1..N
+  int threads = 0;              // 0: all cores
+  std::string cache_dir;        // empty: ArtifactCache::DefaultRoot()
+  std::string base_model;       // full scale: a Hugging Face checkpoint folder
+  std::string data;             // full scale: Flan-style JSONL folder
+  bool plots = true;
+  bool help = false;
+};
+
+// Accepts "--flag value" and "--flag=value". Fails on an unknown flag, a
+// missing value, a bad number or an unknown scale, naming the flag.
+absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::string>& args);
+std::string ReproduceUsage(const std::string& paper);
+
+// What a paper's run function sees.
+struct RunContext {
+  ReproduceOptions options;
+  std::vector<int> seeds;  // 1..options.seeds
+  std::string out_dir;     // exists; the paper may write extra files here
+  int threads = 1;
+  const ArtifactCache* cache = nullptr;
+  bool quick() const { return options.scale == "quick"; }
+};
+
+struct PaperSpec {
+  std::string id;     // the package name under papers/
+  std::string title;
+  std::function<absl::Status(const RunContext&, Results&)> run;
+};
+
+// Runs `spec` with already-parsed options; returns the results.json
+// document it wrote.
+absl::StatusOr<nlohmann::json> Reproduce(const PaperSpec& spec, const ReproduceOptions& options);
+
+// main(): parse, Reproduce, print the claims. Exit 0 when the run completed
+// (whatever the verdicts: the claims test judges those), 1 on failure, 2 on
+// a usage error.
+int ReproduceMain(int argc, char** argv, const PaperSpec& spec);
+
+// The path of a file shipped in runfiles (e.g. "papers/common/plot.py").
+std::string RunfilePath(const std::string& workspace_relative);
+
+}  // namespace libra::papers
+
+#endif  // LIBRA_PAPERS_COMMON_REPRODUCE_H_

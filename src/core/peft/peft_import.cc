@@ -1,0 +1,165 @@
+#include "src/core/peft/peft_import.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
+#include "src/core/io/atomic_file.h"
+#include "src/core/io/safetensors.h"
+#include "src/core/library/expert_weights.h"
+#include "src/core/peft/peft_pattern.h"
+#include "src/core/status_macros.h"
+
+namespace libra {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct Pattern {
+  std::vector<std::string> keys;
+  std::vector<double> values;
+};
+
+absl::StatusOr<Pattern> ReadPattern(const Json& config, const char* field, const std::string& label) {
+  Pattern pattern;
+  auto it = config.find(field);
+  if (it == config.end() || it->is_null()) return pattern;
+  if (!it->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": expected an object (", label, ")"));
+  }
+  for (auto entry = it->begin(); entry != it->end(); ++entry) {
+    if (!entry.value().is_number()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[\"", entry.key(), "\"]: expected a number (", label, ")"));
+    }
+    pattern.keys.push_back(entry.key());
+    pattern.values.push_back(entry.value().get<double>());
+  }
+  return pattern;
+}
+
+absl::StatusOr<double> Resolve(const Pattern& pattern, const std::string& module, double fallback,
+                               const char* field, const std::string& label) {
+  absl::StatusOr<int> index = FirstMatchingPattern(pattern.keys, module);
+  if (!index.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", index.status().message(), " (", label, ")"));
+  return *index < 0 ? fallback : pattern.values[*index];
+}
+
+std::string JsonText(const Json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+}  // namespace
+
+absl::StatusOr<PeftImport> ReadPeftAdapter(const std::string& dir) {
+  const std::string config_path = dir + "/" + kPeftConfigFile;
+  const std::string weights_path = dir + "/" + kPeftWeightsFile;
+  LIBRA_ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path));
+  Json config = Json::parse(config_text, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("not a JSON object (", config_path, ")"));
+  }
+  auto reject = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " (", config_path, ")"));
+  };
+  const std::string peft_type = config.value("peft_type", std::string());
+  if (peft_type != "LORA") {
+    return reject(absl::StrCat("peft_type \"", peft_type, "\" is not supported; only LORA adapters import"));
+  }
+  if (config.value("use_dora", false)) {
+    return reject("DoRA adapters (use_dora: true) are not supported: their magnitude vectors change "
+                  "the update, so importing them as plain LoRA would be wrong");
+  }
+  if (config.value("fan_in_fan_out", false)) {
+    return reject("fan_in_fan_out: true (Conv1D layers, transposed weights) is not supported");
+  }
+  if (config.value("lora_bias", false)) return reject("lora_bias: true (a trained bias on lora_B) is not supported");
+  if (auto bias = config.find("bias"); bias != config.end() && bias->is_string() && *bias != "none") {
+    return reject(absl::StrCat("bias \"", bias->get<std::string>(), "\" (trained biases) is not supported"));
+  }
+  if (auto save = config.find("modules_to_save"); save != config.end() && !save->is_null() && !save->empty()) {
+    return reject("modules_to_save (fully trained modules) is not supported");
+  }
+  auto r_field = config.find("r");
+  const double r = r_field != config.end() && r_field->is_number() ? r_field->get<double>() : 8;
+  if (r <= 0 || r != std::floor(r)) return reject(absl::StrCat("r must be a positive integer, got ", r));
+  auto alpha_field = config.find("lora_alpha");
+  const double alpha = alpha_field != config.end() && alpha_field->is_number() ? alpha_field->get<double>() : 8;
+  LIBRA_ASSIGN_OR_RETURN(Pattern rank_pattern, ReadPattern(config, "rank_pattern", config_path));
+  LIBRA_ASSIGN_OR_RETURN(Pattern alpha_pattern, ReadPattern(config, "alpha_pattern", config_path));
+
+  struct stat info;
+  if (stat(weights_path.c_str(), &info) != 0) {
+    if (stat((dir + "/adapter_model.bin").c_str(), &info) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "adapter_model.bin (a pickle) is not read; save the adapter with safe_serialization=True (", dir, ")"));
+    }
+    return absl::NotFoundError(absl::StrCat("no ", kPeftWeightsFile, " (", weights_path, ")"));
+  }
+  LIBRA_ASSIGN_OR_RETURN(SafetensorsFile weights, SafetensorsFile::Open(weights_path));
+
+  PeftImport out;
+  ExpertRecord& record = out.record;
+  record.type = AdapterType::kLora;
+  record.lora.rank = static_cast<int32_t>(r);
+  record.lora.alpha = alpha;
+  record.lora.use_rslora = config.value("use_rslora", false);
+  SafetensorsWriter writer;
+  for (const TensorInfo& info : weights.tensors()) {
+    absl::string_view name = info.name;
+    if (!absl::ConsumePrefix(&name, kPeftKeyPrefix) ||
+        !(absl::EndsWith(name, ".lora_A.weight") || absl::EndsWith(name, ".lora_B.weight"))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor \"", info.name, "\": only base_model.model.<module>.lora_A.weight / .lora_B.weight import (",
+          weights_path, ")"));
+    }
+    if (info.dtype != DType::kF32 && info.dtype != DType::kF16 && info.dtype != DType::kBF16) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor \"", info.name, "\": dtype ", DTypeName(info.dtype),
+                                                     " is not F32, F16 or BF16 (", weights_path, ")"));
+    }
+    LIBRA_ASSIGN_OR_RETURN(Tensor tensor, weights.ReadFloat(info.name));
+    LIBRA_RETURN_IF_ERROR(writer.Add(std::string(name), tensor, info.dtype));
+    if (absl::EndsWith(name, ".lora_A.weight")) {
+      const std::string module(absl::StripSuffix(name, ".lora_A.weight"));
+      LIBRA_ASSIGN_OR_RETURN(double module_rank, Resolve(rank_pattern, module, r, "rank_pattern", config_path));
+      LIBRA_ASSIGN_OR_RETURN(double module_alpha, Resolve(alpha_pattern, module, alpha, "alpha_pattern", config_path));
+      if (info.shape.size() != 2 || info.shape[0] != static_cast<int64_t>(module_rank)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tensor \"", info.name, "\": expected rank ", module_rank, " from adapter_config.json, got shape ",
+            ShapeToString(info.shape), " (", weights_path, ")"));
+      }
+      if (module_rank != r) record.lora.module_rank[module] = static_cast<int32_t>(module_rank);
+      if (module_alpha != alpha) record.lora.module_alpha[module] = module_alpha;
+    }
+  }
+  // The pairing and shape checks of library expert files.
+  std::string bytes = writer.Serialize();
+  LIBRA_ASSIGN_OR_RETURN(SafetensorsFile renamed, SafetensorsFile::FromBytes(bytes, weights_path));
+  LIBRA_RETURN_IF_ERROR(InspectExpertFile(renamed, AdapterType::kLora).status());
+  out.file_bytes = std::move(bytes);
+
+  if (auto targets = config.find("target_modules"); targets != config.end()) {
+    if (targets->is_string()) {
+      record.target_modules = {targets->get<std::string>()};
+      record.training_config["peft.target_modules_regex"] = "true";
+    } else if (targets->is_array()) {
+      for (const Json& target : *targets) {
+        if (target.is_string()) record.target_modules.push_back(target.get<std::string>());
+      }
+    }
+  }
+  record.training_config["source"] = "peft";
+  for (const char* field : {"base_model_name_or_path", "lora_dropout", "task_type", "bias"}) {
+    if (auto it = config.find(field); it != config.end() && !it->is_null()) {
+      record.training_config[absl::StrCat("peft.", field)] = JsonText(*it);
+    }
+  }
+  return out;
+}
+
+}  // namespace libra

@@ -1,0 +1,117 @@
+#include "src/nn/eval.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "src/core/status_macros.h"
+#include "src/nn/examples.h"
+#include "src/nn/metrics.h"
+
+namespace libra::nn {
+
+std::vector<int64_t> GreedyGenerate(CausalLMImpl& model, const std::vector<int64_t>& prompt_in,
+                                    int64_t eos, const GenerateOptions& options) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<int64_t> prompt = prompt_in;
+  const int64_t room = std::max<int64_t>(1, options.max_length - options.max_new_tokens);
+  if (static_cast<int64_t>(prompt.size()) > room) prompt.erase(prompt.begin(), prompt.end() - room);
+  KvCache cache;
+  torch::Tensor input = torch::tensor(prompt, torch::kInt64).view({1, -1}).to(options.device);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < options.max_new_tokens; ++i) {
+    torch::Tensor hidden = model.Hidden(input, &cache);
+    torch::Tensor logits = model.Head(hidden.select(1, hidden.size(1) - 1));
+    const int64_t next = logits.argmax(-1).item<int64_t>();
+    if (next == eos) break;
+    out.push_back(next);
+    input = torch::full({1, 1}, next, torch::dtype(torch::kInt64).device(options.device));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> GenerateText(CausalLMImpl& model, const text::Tokenizer& tokenizer,
+                                         const std::string& source,
+                                         const GenerateOptions& options) {
+  LIBRA_ASSIGN_OR_RETURN(std::vector<int64_t> prompt, EncodePrompt(tokenizer, source));
+  const int64_t eos = tokenizer.special_ids().eos.value_or(-1);
+  std::vector<int64_t> ids = GreedyGenerate(model, prompt, eos, options);
+  std::vector<int32_t> ids32(ids.begin(), ids.end());
+  text::DecodeOptions decode;
+  decode.skip_special_tokens = true;
+  return tokenizer.Decode(ids32, decode);
+}
+
+std::vector<double> ScoreOptions(CausalLMImpl& model, const std::vector<int64_t>& prompt,
+                                 const std::vector<std::vector<int64_t>>& options,
+                                 torch::Device device) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<double> scores;
+  for (const auto& option : options) {
+    std::vector<int64_t> ids = prompt;
+    ids.insert(ids.end(), option.begin(), option.end());
+    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({1, -1}).to(device);
+    torch::Tensor logp = torch::log_softmax(model.forward(input)[0].to(torch::kFloat32), -1);
+    double total = 0.0;
+    for (size_t k = 0; k < option.size(); ++k) {
+      total += logp[static_cast<int64_t>(prompt.size() + k) - 1][option[k]].item<double>();
+    }
+    scores.push_back(total);
+  }
+  return scores;
+}
+
+absl::StatusOr<EvalResult> Evaluate(CausalLMImpl& model, const text::Tokenizer& tokenizer,
+                                    const std::vector<EvalExample>& examples,
+                                    const GenerateOptions& options) {
+  torch::NoGradGuard no_grad;
+  EvalResult result;
+  int64_t correct_tokens = 0, target_tokens = 0;
+  const int64_t eos = tokenizer.special_ids().eos.value_or(-1);
+  text::EncodeOptions plain;
+  plain.split_special_tokens = false;
+  for (const EvalExample& ex : examples) {
+    std::string prediction;
+    LIBRA_ASSIGN_OR_RETURN(std::vector<int64_t> prompt, EncodePrompt(tokenizer, ex.source));
+    if (!ex.options.empty()) {
+      std::vector<std::vector<int64_t>> option_ids;
+      const bool spaced = !tokenizer.special_ids().sep.has_value();
+      for (const std::string& option : ex.options) {
+        LIBRA_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
+                               tokenizer.Encode(spaced ? " " + option : option, plain));
+        option_ids.emplace_back(ids.begin(), ids.end());
+      }
+      std::vector<double> scores = ScoreOptions(model, prompt, option_ids, options.device);
+      prediction = ex.options[std::max_element(scores.begin(), scores.end()) - scores.begin()];
+      ++result.multiple_choice;
+    } else {
+      std::vector<int64_t> ids = GreedyGenerate(model, prompt, eos, options);
+      std::vector<int32_t> ids32(ids.begin(), ids.end());
+      text::DecodeOptions decode;
+      decode.skip_special_tokens = true;
+      LIBRA_ASSIGN_OR_RETURN(prediction, tokenizer.Decode(ids32, decode));
+    }
+    result.exact_match += ExactMatch(prediction, ex.target);
+    result.rouge_l += RougeL(prediction, ex.target);
+    // Teacher-forced accuracy of the target tokens.
+    LIBRA_ASSIGN_OR_RETURN(TokenizedExample tf,
+                           EncodeExample(tokenizer, ex.source, ex.target, options.max_length));
+    torch::Tensor input = torch::tensor(tf.ids, torch::kInt64).view({1, -1}).to(options.device);
+    torch::Tensor predicted = model.forward(input)[0].argmax(-1).to(torch::kCPU);
+    for (int64_t p = std::max<int64_t>(tf.target_start, 1) - 1; p + 1 < static_cast<int64_t>(tf.ids.size()); ++p) {
+      correct_tokens += predicted[p].item<int64_t>() == tf.ids[p + 1];
+      ++target_tokens;
+    }
+    result.predictions.push_back(std::move(prediction));
+    ++result.count;
+  }
+  if (result.count > 0) {
+    result.exact_match /= result.count;
+    result.rouge_l /= result.count;
+  }
+  result.token_accuracy = target_tokens > 0 ? static_cast<double>(correct_tokens) / target_tokens : 0.0;
+  return result;
+}
+
+}  // namespace libra::nn

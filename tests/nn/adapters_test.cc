@@ -1,0 +1,228 @@
+#include "src/nn/adapters.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "src/nn/expert.h"
+#include "tests/nn/test_util.h"
+
+namespace libra::nn {
+namespace {
+
+ModelConfig TinyLlama() {
+  ModelConfig c;
+  c.vocab_size = 40;
+  c.hidden_size = 16;
+  c.intermediate_size = 24;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  return c;
+}
+
+CausalLM Model(uint64_t seed) {
+  torch::manual_seed(seed);
+  return CausalLM(TinyLlama());
+}
+
+void Randomize(CausalLMImpl& model, uint64_t seed) {
+  torch::manual_seed(seed);
+  torch::NoGradGuard no_grad;
+  for (auto& p : TrainableParameters(model)) p.second.normal_(0, 0.2);
+}
+
+TEST(LoraTest, ForwardIsBasePlusScaledLowRankTerm) {
+  LoraOptions options;
+  options.rank = 3;
+  options.alpha = 6;
+  LoraAdapterImpl lora(5, 4, options);
+  EXPECT_DOUBLE_EQ(lora.scale, 2.0);
+  EXPECT_TRUE(torch::all(lora.lora_B == 0).item<bool>());
+  EXPECT_LE(lora.lora_A.abs().max().item<float>(), 1.0 / std::sqrt(5.0));
+  EXPECT_GT(lora.lora_A.abs().max().item<float>(), 0.0f);
+  torch::NoGradGuard no_grad;
+  lora.lora_B.normal_();
+  torch::Tensor w = torch::randn({4, 5}), b = torch::randn({4}), x = torch::randn({2, 3, 5});
+  torch::Tensor expected = torch::empty({2, 3, 4});
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      torch::Tensor xi = x[i][j];
+      expected[i][j] = torch::mv(w, xi) + b + 2.0 * torch::mv(lora.lora_B, torch::mv(lora.lora_A, xi));
+    }
+  }
+  EXPECT_TRUE(torch::allclose(lora.Forward(x, w, b), expected, 1e-5, 1e-5));
+  options.use_rslora = true;
+  options.rank = 4;
+  options.alpha = 8;
+  EXPECT_DOUBLE_EQ(options.scale(), 4.0);
+}
+
+TEST(AttachTest, TargetsFreezeAndMerge) {
+  CausalLM model = Model(1);
+  AdapterConfig config;
+  config.lora.rank = 2;
+  config.targets.names = {"q_proj", "v_proj"};
+  auto attached = AttachAdapters(*model, config, 5);
+  ASSERT_TRUE(attached.ok()) << attached.status();
+  EXPECT_EQ(*attached, (std::vector<std::string>{
+                           "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                           "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"}));
+  auto trainable = TrainableParameters(*model);
+  ASSERT_EQ(trainable.size(), 8u);
+  EXPECT_EQ(trainable[0].first, "model.layers.0.self_attn.q_proj.adapter.lora_A");
+  torch::Tensor ids = torch::randint(0, 40, {2, 7});
+  torch::NoGradGuard no_grad;
+  torch::Tensor base = CausalLM(Model(1))->forward(ids);
+  EXPECT_TRUE(torch::allclose(model->forward(ids), base));  // B = 0: starts at the base
+  Randomize(*model, 9);
+  torch::Tensor adapted = model->forward(ids);
+  EXPECT_GT((adapted - base).abs().max().item<float>(), 1e-3);
+  MergeAdaptersIntoBase(*model);
+  EXPECT_TRUE(TrainableParameters(*model).empty());
+  EXPECT_TRUE(torch::allclose(model->forward(ids), adapted, 1e-4, 1e-4));
+
+  AdapterConfig regex;
+  regex.kind = AdapterKind::kFull;
+  regex.targets.regex = R"(model\.layers\.1\.mlp\..*)";
+  CausalLM other = Model(1);
+  auto full = AttachAdapters(*other, regex, 1);
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->size(), 3u);
+}
+
+TEST(AttachTest, BadConfigsAreRejected) {
+  CausalLM model = Model(1);
+  AdapterConfig config;
+  config.targets.names = {"qq_proj"};
+  auto none = AttachAdapters(*model, config, 1);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(none.status().message()).find("qq_proj"), std::string::npos);
+  config.targets.names = {"q_proj"};
+  config.lora.rank = 0;
+  auto rank = AttachAdapters(*model, config, 1);
+  EXPECT_EQ(rank.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(rank.status().message()).find("rank must be positive, got 0"),
+            std::string::npos);
+  EXPECT_EQ(ParseAdapterKind("dora").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ExpertTest, SaveLoadApplyRoundTripsExactly) {
+  CausalLM model = Model(2);
+  AdapterConfig config;
+  config.lora.rank = 3;
+  config.lora.alpha = 5;
+  config.targets.names = {"q_proj", "down_proj"};
+  ASSERT_TRUE(AttachAdapters(*model, config, 3).ok());
+  Randomize(*model, 4);
+  std::vector<ExpertModule> expert = ExtractExpert(*model);
+  ASSERT_EQ(expert.size(), 4u);
+  // Core conversion is lossless.
+  for (const ExpertModule& m : expert) {
+    auto back = FromCoreDelta(m.module, ToCoreDelta(m));
+    ASSERT_TRUE(back.ok());
+    EXPECT_TRUE(torch::equal(back->lora_a, m.lora_a));
+    EXPECT_TRUE(torch::equal(back->lora_b, m.lora_b));
+    EXPECT_EQ(static_cast<float>(back->scale), static_cast<float>(m.scale));
+  }
+  const std::string path = testing::TempDir("expert") + "/e.safetensors";
+  ASSERT_TRUE(SaveExpert(path, expert, {{"task", "t"}}).ok());
+  auto loaded = LoadExpert(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 4u);
+  CausalLM fresh = Model(2);
+  ASSERT_TRUE(ApplyExpert(*fresh, *loaded, false).ok());
+  torch::Tensor ids = torch::randint(0, 40, {1, 6});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(fresh->forward(ids), model->forward(ids), 1e-6, 1e-6));
+
+  std::vector<ExpertModule> wrong = *loaded;
+  wrong[0].lora_a = torch::zeros({3, 7});
+  absl::Status bad = ApplyExpert(*fresh, wrong, false);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad.message()).find("expected [3, 24], got [3, 7]"), std::string::npos)
+      << bad;
+}
+
+// Two random LoRA experts on a single module.
+std::vector<std::vector<ExpertModule>> TwoExperts() {
+  std::vector<std::vector<ExpertModule>> experts(2);
+  torch::manual_seed(11);
+  for (int e = 0; e < 2; ++e) {
+    ExpertModule m;
+    m.module = "model.layers.0.self_attn.q_proj";
+    m.lora_a = torch::randn({2, 16});
+    m.lora_b = torch::randn({16, 2});
+    m.scale = e + 1.0;
+    experts[e].push_back(m);
+  }
+  return experts;
+}
+
+TEST(MixtureTest, OutputAndParameterMixingMatchFormulas) {
+  auto experts = TwoExperts();
+  torch::Tensor w = torch::randn({16, 16}), x = torch::randn({2, 3, 16});
+  const auto& e0 = experts[0][0];
+  const auto& e1 = experts[1][0];
+  torch::NoGradGuard no_grad;
+  // Fixed weights 0.25 / 0.75.
+  auto fixed = std::make_shared<FixedRouterImpl>(std::vector<double>{0.25, 0.75});
+  std::vector<LoraWeights> weights = {{e0.lora_a, e0.lora_b, e0.scale}, {e1.lora_a, e1.lora_b, e1.scale}};
+  MixtureAdapterImpl output(weights, fixed, MixingMode::kOutput);
+  MixtureAdapterImpl param(weights, fixed, MixingMode::kParameter);
+  torch::Tensor delta_out = 0.25 * 1.0 * e0.lora_b.mm(e0.lora_a) + 0.75 * 2.0 * e1.lora_b.mm(e1.lora_a);
+  torch::Tensor delta_param = (0.25 * 1.0 * e0.lora_b + 0.75 * 2.0 * e1.lora_b)
+                                  .mm(0.25 * e0.lora_a + 0.75 * e1.lora_a);
+  torch::Tensor bias;
+  EXPECT_TRUE(torch::allclose(output.Forward(x, w, bias), torch::matmul(x, (w + delta_out).t()), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(param.Forward(x, w, bias), torch::matmul(x, (w + delta_param).t()), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(output.DeltaWeight(), delta_out, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(param.DeltaWeight(), delta_param, 1e-5, 1e-5));
+
+  // Oracle: row 0 uses expert 1, row 1 expert 0, in both modes.
+  auto oracle = std::make_shared<OracleRouterImpl>();
+  oracle->set_experts({1, 0});
+  for (MixingMode mode : {MixingMode::kOutput, MixingMode::kParameter}) {
+    MixtureAdapterImpl mix(weights, oracle, mode);
+    torch::Tensor y = mix.Forward(x, w, bias);
+    torch::Tensor d1 = 2.0 * e1.lora_b.mm(e1.lora_a), d0 = 1.0 * e0.lora_b.mm(e0.lora_a);
+    EXPECT_TRUE(torch::allclose(y[0], torch::matmul(x[0], (w + d1).t()), 1e-4, 1e-4));
+    EXPECT_TRUE(torch::allclose(y[1], torch::matmul(x[1], (w + d0).t()), 1e-4, 1e-4));
+  }
+
+  // A per-token router (weights depend on the input) in parameter mode.
+  struct SignRouter : RouterImpl {
+    torch::Tensor Route(const torch::Tensor& in, int64_t) override {
+      torch::Tensor p = torch::sigmoid(in.select(-1, 0)).unsqueeze(-1);
+      return torch::cat({p, 1 - p}, -1);
+    }
+  };
+  MixtureAdapterImpl token(weights, std::make_shared<SignRouter>(), MixingMode::kParameter);
+  torch::Tensor y = token.Forward(x, w, bias);
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      const double p = torch::sigmoid(x[i][j][0]).item<double>();
+      torch::Tensor d = (p * e0.lora_b + (1 - p) * 2.0 * e1.lora_b).mm(p * e0.lora_a + (1 - p) * e1.lora_a);
+      EXPECT_TRUE(torch::allclose(y[i][j], torch::mv(w + d, x[i][j]), 1e-4, 1e-4));
+    }
+  }
+}
+
+TEST(MixtureTest, AttachToModelWithUniformRouter) {
+  CausalLM model = Model(3);
+  auto experts = TwoExperts();
+  ASSERT_TRUE(AttachMixture(*model, experts, std::make_shared<UniformRouterImpl>(),
+                            MixingMode::kOutput).ok());
+  torch::Tensor ids = torch::randint(0, 40, {2, 5});
+  torch::NoGradGuard no_grad;
+  torch::Tensor mixed = model->forward(ids);
+  MergeAdaptersIntoBase(*model);  // the uniform delta merged gives the same output
+  EXPECT_TRUE(torch::allclose(model->forward(ids), mixed, 1e-4, 1e-4));
+  experts[1][0].module = "model.layers.1.self_attn.q_proj";
+  absl::Status missing = AttachMixture(*model, experts, std::make_shared<UniformRouterImpl>(),
+                                       MixingMode::kOutput);
+  EXPECT_NE(std::string(missing.message()).find("expert 1 has no LoRA module"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace libra::nn

@@ -1,0 +1,113 @@
+#include "papers/common/artifact_cache.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/core/io/atomic_file.h"
+
+namespace libra::papers {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+std::string Root(const std::string& name) {
+  std::string root = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  fs::remove_all(root);
+  return root;
+}
+
+ArtifactCache::Builder Writes(const std::string& content, int* calls) {
+  return [content, calls](const std::string& dir) {
+    ++*calls;
+    return WriteFileAtomically(dir + "/model.txt", content);
+  };
+}
+
+TEST(ArtifactCache, SecondRequestReusesTheEntry) {
+  ArtifactCache cache(Root("reuse"));
+  ArtifactKey key{"base_model", json{{"layers", 2}, {"d", 128}}, "v1"};
+  int calls = 0;
+  bool hit = true;
+  auto dir = cache.GetOrBuild(key, Writes("weights", &calls), &hit);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(*ReadFile(*dir + "/model.txt"), "weights");
+  auto again = cache.GetOrBuild(key, Writes("other", &calls), &hit);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(hit);
+  EXPECT_EQ(*again, *dir);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(*ReadFile(*again + "/model.txt"), "weights");
+  // Key order in the config does not matter (canonical JSON).
+  ArtifactKey reordered{"base_model", json{{"d", 128}, {"layers", 2}}, "v1"};
+  EXPECT_EQ(reordered.Hash(), key.Hash());
+  // No temp folders are left behind.
+  for (const auto& e : fs::directory_iterator(cache.root() + "/base_model")) {
+    EXPECT_EQ(e.path().filename().string().rfind(".tmp", 0), std::string::npos) << e.path();
+  }
+}
+
+TEST(ArtifactCache, ChangedConfigOrVersionRebuilds) {
+  ArtifactCache cache(Root("changed"));
+  int calls = 0;
+  ArtifactKey a{"base_model", json{{"layers", 2}}, "v1"};
+  ArtifactKey b{"base_model", json{{"layers", 3}}, "v1"};
+  ArtifactKey c{"base_model", json{{"layers", 2}}, "v2"};
+  ArtifactKey d{"library", json{{"layers", 2}}, "v1"};
+  std::set<std::string> dirs;
+  for (const ArtifactKey& k : {a, b, c, d}) dirs.insert(*cache.GetOrBuild(k, Writes("w", &calls)));
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(dirs.size(), 4u);
+}
+
+TEST(ArtifactCache, FailedBuildLeavesNothing) {
+  ArtifactCache cache(Root("failed"));
+  ArtifactKey key{"base_model", json{{"x", 1}}, "v1"};
+  auto dir = cache.GetOrBuild(key, [](const std::string& d) {
+    (void)WriteFileAtomically(d + "/half.bin", "partial");
+    return absl::InternalError("out of memory");
+  });
+  EXPECT_THAT(dir.status().message(), HasSubstr("out of memory"));
+  EXPECT_FALSE(cache.Contains(key));
+  EXPECT_TRUE(fs::is_empty(cache.root() + "/base_model"));
+}
+
+TEST(ArtifactCache, ForeignFolderAtTheKeyIsReplaced) {
+  ArtifactCache cache(Root("foreign"));
+  ArtifactKey key{"base_model", json{{"x", 1}}, "v1"};
+  fs::create_directories(cache.PathFor(key));
+  ASSERT_TRUE(WriteFileAtomically(cache.PathFor(key) + "/key.json", "{\"other\":1}").ok());
+  int calls = 0;
+  bool hit = true;
+  auto dir = cache.GetOrBuild(key, Writes("fresh", &calls), &hit);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(*ReadFile(*dir + "/model.txt"), "fresh");
+  EXPECT_EQ(*ReadFile(*dir + "/key.json"), key.Material());
+}
+
+TEST(ArtifactCache, RejectsAKindThatIsNotAFolderName) {
+  ArtifactCache cache(Root("kind"));
+  int calls = 0;
+  auto dir = cache.GetOrBuild({"../escape", json{}, "v1"}, Writes("w", &calls));
+  EXPECT_EQ(dir.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(dir.status().message(), HasSubstr("artifact kind \"../escape\""));
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(ArtifactCache, DefaultRootFollowsLibraCache) {
+  setenv("LIBRA_CACHE", "/some/cache", 1);
+  EXPECT_EQ(ArtifactCache::DefaultRoot(), "/some/cache");
+  unsetenv("LIBRA_CACHE");
+  setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(ArtifactCache::DefaultRoot(), "/home/u/.cache/libra/artifacts");
+}
+
+}  // namespace
+}  // namespace libra::papers

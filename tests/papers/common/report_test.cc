@@ -1,0 +1,78 @@
+#include "papers/common/report.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "papers/common/results.h"
+
+namespace libra::papers {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using nlohmann::json;
+
+json Doc() {
+  Results r("demo", "Demo paper");
+  RunInfo run;
+  run.seeds = {1, 2, 3};
+  run.code_version = "v1";
+  r.SetRun(run);
+  r.SetSetup("We train | things.");
+  for (int s = 1; s <= 3; ++s) {
+    r.AddValue("expert", s, 0.9 + 0.01 * s);
+    r.AddValue("base", s, 0.2);
+  }
+  Claim c;
+  c.id = "expert_beats_base";
+  c.statement = "experts | help";
+  c.a = Quantity::Metric("expert");
+  c.b = Quantity::Metric("base");
+  c.margin = 0.1;
+  r.AddClaim(c);
+  Claim k = c;
+  k.id = "base_wins";
+  k.a = Quantity::Metric("base");
+  k.b = Quantity::Metric("expert");
+  k.known_failure = true;
+  k.failure = {"capacity", "0.2 vs 0.92"};
+  r.AddClaim(k);
+  r.AddPlot(json{{"id", "facts"}, {"kind", "bar"}, {"title", "Facts"}});
+  r.AddPaperFigure({"Table 1, expert", "0.95", "expert"});
+  return *r.ToJson();
+}
+
+TEST(Report, PaperReportHasSetupClaimsResultsPlotsAndFigures) {
+  std::string md = RenderPaperReport(Doc());
+  EXPECT_THAT(md, HasSubstr("# Demo paper"));
+  EXPECT_THAT(md, HasSubstr("seeds 1, 2, 3, code `v1`"));
+  EXPECT_THAT(md, HasSubstr("We train | things."));  // prose is not a table cell
+  // Claims: escaped pipes keep the row intact; verdicts shown.
+  EXPECT_THAT(md, HasSubstr("| `expert_beats_base` | experts \\| help | `expert` > `base` (margin 0.1)"));
+  EXPECT_THAT(md, HasSubstr("**reproduced**"));
+  EXPECT_THAT(md, HasSubstr("**not reproduced** (known failure)"));
+  EXPECT_THAT(md, HasSubstr("- `base_wins`: capacity Measured: 0.2 vs 0.92"));
+  // Results: mean ± std of 0.91, 0.92, 0.93.
+  EXPECT_THAT(md, HasSubstr("| `expert` | 0.920 ± 0.010 | 3 |"));
+  EXPECT_THAT(md, HasSubstr("![Facts](plots/facts.png) ([SVG](plots/facts.svg))"));
+  EXPECT_THAT(md, HasSubstr("| Table 1, expert | 0.95 | 0.920 ± 0.010 (`expert`) |"));
+}
+
+TEST(Report, CombinedReportLinksEachPaperAndShowsFailures) {
+  std::vector<PaperEntry> papers = {{"demo", "demo/REPORT.md", Doc(), ""},
+                                    {"broken", "broken/REPORT.md", nullptr, "exit status 1"}};
+  std::string md = RenderCombinedReport(papers);
+  // One reproduced, one not (known failure), none inconclusive.
+  EXPECT_THAT(md, HasSubstr("| Demo paper | quick | 1,2,3 | 1 | 1 | 0 | 1 |"));
+  EXPECT_THAT(md, HasSubstr("[REPORT.md](demo/REPORT.md)"));
+  EXPECT_THAT(md, HasSubstr("run failed: exit status 1"));
+  EXPECT_THAT(md, HasSubstr("## demo"));
+  EXPECT_THAT(md, HasSubstr("| `expert_beats_base` |"));
+}
+
+TEST(Report, EmptyClaims) {
+  EXPECT_EQ(RenderClaimsTable(json::array()), "No claims.\n");
+  EXPECT_THAT(FormatMeanStd(0.5, 0.0), Not(HasSubstr("nan")));
+}
+
+}  // namespace
+}  // namespace libra::papers

@@ -1,0 +1,110 @@
+#include "papers/common/reproduce.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/core/io/atomic_file.h"
+
+namespace libra::papers {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+TEST(ParseReproduceArgs, DefaultsAndBothFlagSpellings) {
+  auto d = ParseReproduceArgs({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->scale, "quick");
+  EXPECT_EQ(d->seeds, 3);
+  EXPECT_TRUE(d->plots);
+  auto o = ParseReproduceArgs({"--scale", "full", "--out=/tmp/x", "--seeds", "5", "--threads=2",
+                               "--base_model", "/m", "--data=/d", "--cache_dir", "/c",
+                               "--no_plots"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->scale, "full");
+  EXPECT_EQ(o->out, "/tmp/x");
+  EXPECT_EQ(o->seeds, 5);
+  EXPECT_EQ(o->threads, 2);
+  EXPECT_EQ(o->base_model, "/m");
+  EXPECT_EQ(o->data, "/d");
+  EXPECT_EQ(o->cache_dir, "/c");
+  EXPECT_FALSE(o->plots);
+}
+
+TEST(ParseReproduceArgs, RejectsBadFlagsNamingThem) {
+  EXPECT_THAT(ParseReproduceArgs({"--scale", "huge"}).status().message(),
+              HasSubstr("--scale: expected quick or full, got \"huge\""));
+  EXPECT_THAT(ParseReproduceArgs({"--seeds", "0"}).status().message(),
+              HasSubstr("--seeds: expected a positive integer, got \"0\""));
+  EXPECT_THAT(ParseReproduceArgs({"--seeds"}).status().message(), HasSubstr("--seeds needs a value"));
+  EXPECT_THAT(ParseReproduceArgs({"--sedes=2"}).status().message(), HasSubstr("unknown flag --sedes"));
+  EXPECT_THAT(ParseReproduceArgs({"stray"}).status().message(), HasSubstr("unexpected argument"));
+}
+
+// A paper whose metric is the seed itself: checks the driver hands the
+// right seeds and writes every file.
+absl::Status FakeRun(const RunContext& ctx, Results& r) {
+  r.SetConfig(json{{"quick", ctx.quick()}});
+  for (int s : ctx.seeds) {
+    r.AddValue("seed_value", s, s);
+    r.AddValue("zero", s, 0.0);
+  }
+  Claim c;
+  c.id = "seed_positive";
+  c.a = Quantity::Metric("seed_value");
+  c.b = Quantity::Metric("zero");
+  r.AddClaim(c);
+  return absl::OkStatus();
+}
+
+TEST(Reproduce, WritesResultsAndReport) {
+  std::string out = std::string(std::getenv("TEST_TMPDIR")) + "/fake_out";
+  ReproduceOptions o;
+  o.out = out;
+  o.seeds = 4;
+  o.plots = false;
+  o.cache_dir = out + "/cache";
+  auto doc = Reproduce({"fake", "Fake paper", &FakeRun}, o);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  auto text = ReadFile(out + "/results.json");
+  ASSERT_TRUE(text.ok());
+  json j = json::parse(*text);
+  EXPECT_EQ(j["seeds"], json::array({1, 2, 3, 4}));
+  EXPECT_EQ(j["scale"], "quick");
+  EXPECT_EQ(j["config"]["quick"], true);
+  EXPECT_NEAR(j["metrics"]["seed_value"]["mean"].get<double>(), 2.5, 1e-12);
+  EXPECT_GE(j["wall_time_s"].get<double>(), 0.0);
+  EXPECT_FALSE(j["code_version"].get<std::string>().empty());
+  EXPECT_FALSE(j["started_utc"].get<std::string>().empty());
+  EXPECT_EQ(j["claims"][0]["verdict"], "reproduced");
+  auto report = ReadFile(out + "/REPORT.md");
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(*report, HasSubstr("# Fake paper"));
+  EXPECT_THAT(*report, HasSubstr("| `seed_positive` |"));
+}
+
+TEST(Reproduce, FullScaleNeedsAModelAndData) {
+  ReproduceOptions o;
+  o.scale = "full";
+  auto doc = Reproduce({"fake", "Fake", &FakeRun}, o);
+  EXPECT_EQ(doc.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(doc.status().message(), HasSubstr("--base_model DIR and --data DIR"));
+}
+
+TEST(Reproduce, PaperErrorsAreNamed) {
+  ReproduceOptions o;
+  o.out = std::string(std::getenv("TEST_TMPDIR")) + "/err_out";
+  auto doc = Reproduce({"fake", "Fake",
+                        [](const RunContext&, Results&) {
+                          return absl::FailedPreconditionError("no data");
+                        }},
+                       o);
+  EXPECT_THAT(doc.status().message(), HasSubstr("fake: no data"));
+  EXPECT_FALSE(fs::exists(o.out + "/results.json"));
+}
+
+}  // namespace
+}  // namespace libra::papers
