@@ -13,11 +13,15 @@ EmSourcesInfo = provider(fields = ["srcs", "hdrs"])
 def _collect_impl(target, ctx):
     srcs = []
     hdrs = []
+
+    # A library's own copts (e.g. the merge kernels' -ffp-contract=fast
+    # -fno-trapping-math) apply to its sources in wasm too.
+    copts = " ".join(getattr(ctx.rule.attr, "copts", []))
     for attr in ["srcs", "hdrs", "textual_hdrs"]:
         for src in getattr(ctx.rule.attr, attr, []):
             for f in src.files.to_list():
                 if f.extension in ["cc", "cpp"]:
-                    srcs.append(f)
+                    srcs.append(struct(file = f, copts = copts))
                 else:
                     hdrs.append(f)
     transitive = [dep[EmSourcesInfo] for dep in getattr(ctx.rule.attr, "deps", []) if EmSourcesInfo in dep]
@@ -35,26 +39,31 @@ _ENV = {
 }
 
 def _em_binary_impl(ctx):
-    srcs = depset(ctx.files.srcs, transitive = [d[EmSourcesInfo].srcs for d in ctx.attr.deps]).to_list()
+    srcs = depset(
+        [struct(file = f, copts = "") for f in ctx.files.srcs],
+        transitive = [d[EmSourcesInfo].srcs for d in ctx.attr.deps],
+    ).to_list()
     hdrs = depset(ctx.files.hdrs + ctx.files._compat, transitive = [d[EmSourcesInfo].hdrs for d in ctx.attr.deps])
 
-    # Only nlohmann from /usr/include: a folder holding one symlink to it.
+    # Only the header-only libraries from /usr/include (nlohmann, Eigen): a
+    # folder of symlinks, never /usr/include itself (native headers).
     sysinc = ctx.actions.declare_directory(ctx.label.name + "_sysinc")
     ctx.actions.run_shell(
         outputs = [sysinc],
-        command = "ln -s /usr/include/nlohmann %s/nlohmann" % sysinc.path,
+        command = "ln -s /usr/include/nlohmann {d}/nlohmann && ln -s /usr/include/eigen3/Eigen {d}/Eigen".format(d = sysinc.path),
     )
     compat_root = ctx.files._compat[0].path.split("/absl/")[0]
     copts = ["-std=c++17", "-O3", "-msimd128", "-I.", "-I" + ctx.bin_dir.path, "-I" + ctx.genfiles_dir.path,
              "-isystem", compat_root, "-isystem", sysinc.path, "-DLIBRA_WASM=1"] + ctx.attr.copts
 
     objects = []
-    for src in srcs:
+    for entry in srcs:
+        src = entry.file
         obj = ctx.actions.declare_file("%s_objs/%s.o" % (ctx.label.name, src.short_path.replace("../", "")))
         ctx.actions.run_shell(
             outputs = [obj],
             inputs = depset([src, sysinc], transitive = [hdrs]),
-            command = "/usr/bin/em++ %s -c %s -o %s" % (" ".join(copts), src.path, obj.path),
+            command = "/usr/bin/em++ %s %s -c %s -o %s" % (" ".join(copts), entry.copts, src.path, obj.path),
             env = _ENV,
             mnemonic = "EmCompile",
             progress_message = "em++ %s" % src.short_path,

@@ -74,7 +74,7 @@ def main():
     for module in modules:
         info = experts[0].header[module + ".lora_B.weight"]
         rows, cols = info["shape"][0], experts[0].header[module + ".lora_A.weight"]["shape"][1]
-        header[module + ".delta"] = {"dtype": "F32", "shape": [rows, cols],
+        header[module + ".delta.weight"] = {"dtype": "F32", "shape": [rows, cols],
                                      "data_offsets": [offset, offset + 4 * rows * cols]}
         offset += 4 * rows * cols
     header_bytes = json.dumps(header).encode()
@@ -96,7 +96,7 @@ def main():
         ours = Expert(out)
         worst, differing, total = 0.0, 0, 0
         for module in modules[:2]:
-            a, b = ours.tensor(module + ".delta"), theirs.tensor(module + ".delta")
+            a, b = ours.tensor(module + ".delta.weight"), theirs.tensor(module + ".delta.weight")
             worst = max(worst, float((a - b).abs().max()))
             differing += int(((a - b).abs() > 1e-5 + 1e-3 * b.abs()).sum())
             total += a.numel()

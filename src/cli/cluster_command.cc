@@ -4,10 +4,14 @@
 //   libra cluster DIR --k K [--sparsity-quantile 0.8] [--embedding-dims 64]
 //                 [--restarts 10] [--seed S] [--json]
 //
+// DIR is an expert library (DIR/library.pb: its LoRA experts, in manifest
+// order) or a plain folder of <expert>.safetensors files (sorted by name).
 // Prints one line per cluster and stores the result, with the similarity
 // matrix and every setting, in DIR/clusters/mbc-k<K>.json (atomically).
-// --json prints that same document. Experts without LoRA tensors are
-// skipped and listed.
+// --json prints that same document. Non-LoRA experts are skipped and listed.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -22,6 +26,7 @@
 #include "src/core/cluster/mbc_files.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
+#include "src/core/library/expert_library.h"
 #include "src/core/lora/lora_modules.h"
 
 ABSL_FLAG(double, sparsity_quantile, 0.8,
@@ -44,6 +49,35 @@ bool HasLoraTensors(const std::string& path) {
   return false;
 }
 
+// The experts to cluster: names and file paths, and the skipped ones.
+absl::Status CollectExperts(const std::string& dir, std::vector<std::string>* names,
+                            std::vector<std::string>* paths, std::vector<std::string>* skipped) {
+  if (access(absl::StrCat(dir, "/", kManifestFileName).c_str(), F_OK) == 0) {
+    absl::StatusOr<ExpertLibrary> library = ExpertLibrary::Open(dir);
+    if (!library.ok()) return library.status();
+    for (const ExpertRecord& record : library->List()) {
+      if (record.type == AdapterType::kLora) {
+        names->push_back(record.name);
+        paths->push_back(library->PathOf(record.file_name));
+      } else {
+        skipped->push_back(record.name);
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<FolderExpert>> experts = ListFolderExperts(dir);
+  if (!experts.ok()) return experts.status();
+  for (const FolderExpert& expert : *experts) {
+    if (HasLoraTensors(expert.path)) {
+      names->push_back(expert.name);
+      paths->push_back(expert.path);
+    } else {
+      skipped->push_back(expert.name);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunCluster(const std::vector<std::string>& args) {
@@ -64,16 +98,9 @@ int RunCluster(const std::vector<std::string>& args) {
     return UsageError("--embedding-dims and --restarts must be >= 1");
   }
 
-  absl::StatusOr<std::vector<FolderExpert>> experts = ListFolderExperts(dir);
-  if (!experts.ok()) return ReportError(experts.status());
   std::vector<std::string> names, paths, skipped;
-  for (const FolderExpert& expert : *experts) {
-    if (HasLoraTensors(expert.path)) {
-      names.push_back(expert.name);
-      paths.push_back(expert.path);
-    } else {
-      skipped.push_back(expert.name);
-    }
+  if (absl::Status s = CollectExperts(dir, &names, &paths, &skipped); !s.ok()) {
+    return ReportError(s);
   }
   if (options.k > static_cast<int>(names.size())) {
     return UsageError(absl::StrCat("--k ", options.k, " exceeds the ", names.size(),

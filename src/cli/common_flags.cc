@@ -17,7 +17,7 @@ ABSL_FLAG(bool, all, false, "Every expert of the library.");
 ABSL_FLAG(std::string, method, "", "Method name (merge: linear, ties, ...).");
 ABSL_FLAG(std::string, mode, "delta", "LoRA handling (merge: delta, ab or svd).");
 ABSL_FLAG(std::vector<std::string>, weights, {}, "One weight per expert (comma-separated).");
-ABSL_FLAG(double, alpha, 0, "LoRA alpha (0: the rank).");
+ABSL_FLAG(double, alpha, 0, "LoRA alpha (0: the file's lora_alpha/lora_scale metadata, else the rank).");
 ABSL_FLAG(bool, use_rslora, false, "rsLoRA scaling alpha / sqrt(r) instead of alpha / r.");
 ABSL_FLAG(double, keep_ratio, 0, "Sparse adapters: fraction of entries kept (0: computed).");
 ABSL_FLAG(std::string, data, "", "Flan-style JSONL data (source, target, task_name).");

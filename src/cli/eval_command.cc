@@ -3,8 +3,8 @@
 // the base model alone, one expert, or a mixture of experts.
 //
 //   libra eval --base models/tiny --data test.jsonl --task sort --expert_file experts/sort.safetensors
-//   libra eval --base models/tiny --data test.jsonl --expert_file a.safetensors,b.safetensors \
-//       --mixing parameter --weights 0.3,0.7 --json
+//   libra eval --base models/tiny --data test.jsonl --expert_file a.safetensors,b.safetensors
+//     --mixing parameter --weights 0.3,0.7 --json  (one line)
 #include <cstdio>
 #include <string>
 #include <vector>

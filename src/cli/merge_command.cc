@@ -6,10 +6,12 @@
 //   libra merge --files a.safetensors,b.safetensors --method linear --weights 1,2 --out-file m.safetensors
 //   libra merge DIR --config merge.yaml --out merged
 //
-// DIR is a folder of expert files (<name>.safetensors); --out NAME adds the
-// merge to it as NAME.safetensors, with method, parameters and sources in
-// its metadata. Bad arguments exit 2 before anything is read; failures
-// exit 1 and leave no output behind.
+// DIR is an expert library (DIR/library.pb: names, files and LoRA scales
+// come from its manifest, and --out NAME adds the merge as a new expert whose
+// record carries method, parameters, sources and weights), or else a plain
+// folder of <name>.safetensors files (--out NAME writes DIR/NAME.safetensors,
+// provenance in its metadata). Bad arguments exit 2 before anything is read;
+// failures exit 1 and leave no output behind.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +35,9 @@
 #include "src/cli/common_flags.h"
 #include "src/cli/merge_config.h"
 #include "src/core/io/atomic_file.h"
+#include "src/core/library/expert_library.h"
+#include "src/core/library/expert_name.h"
+#include "src/core/merge/expert_file.h"
 #include "src/core/merge/merge.h"
 #include "src/core/merge/peft_export.h"
 #include "src/core/merge/registry.h"
@@ -55,6 +60,7 @@ namespace libra::cli {
 namespace {
 
 struct Plan {
+  std::optional<ExpertLibrary> library;  // DIR holds library.pb
   const merge::MethodSpec* method = nullptr;
   merge::MergeArguments args;
   merge::MergeOptions options;
@@ -150,21 +156,40 @@ absl::StatusOr<Plan> BuildPlan(const std::vector<std::string>& args) {
   if (!lora_mode.ok()) return lora_mode.status();
   plan.options = {*lora_mode, rank};
 
+  if (!dir.empty() && Exists(absl::StrCat(dir, "/", kManifestFileName))) {
+    absl::StatusOr<ExpertLibrary> library = ExpertLibrary::Open(dir);
+    if (!library.ok()) return library.status();
+    plan.library.emplace(*std::move(library));
+  }
   if (absl::GetFlag(FLAGS_all)) {
     if (dir.empty() || !names.empty()) {
       return absl::InvalidArgumentError("--all needs DIR and no --experts");
     }
-    absl::StatusOr<std::vector<std::string>> all = ListExperts(dir);
-    if (!all.ok()) return all.status();
-    names = *all;
+    if (plan.library) {
+      for (const ExpertRecord& record : plan.library->List()) names.push_back(record.name);
+    } else {
+      absl::StatusOr<std::vector<std::string>> all = ListExperts(dir);
+      if (!all.ok()) return all.status();
+      names = *all;
+    }
   }
   if (!names.empty() && dir.empty()) {
     return absl::InvalidArgumentError("expert names need the library folder DIR");
   }
   for (const std::string& name : names) {
-    plan.experts.push_back({name, dir + "/" + name + ".safetensors"});
+    if (!plan.library) {
+      plan.experts.push_back({name, dir + "/" + name + ".safetensors", std::nullopt});
+      continue;
+    }
+    absl::StatusOr<ExpertRecord> record = plan.library->Show(name);
+    if (!record.ok()) return record.status();
+    merge::LoraScaling scaling;  // the record's alpha, rank and rsLoRA, per module
+    scaling.scale_of = [lora = record->lora](const std::string& module, int64_t rank) {
+      return lora.ScaleOf(module, rank);
+    };
+    plan.experts.push_back({name, plan.library->PathOf(record->file_name), scaling});
   }
-  for (const std::string& path : paths) plan.experts.push_back({Stem(path), path});
+  for (const std::string& path : paths) plan.experts.push_back({Stem(path), path, std::nullopt});
   if (plan.experts.empty()) {
     return absl::InvalidArgumentError("no experts: give DIR with --experts or --all, or --files");
   }
@@ -195,6 +220,56 @@ absl::StatusOr<Plan> BuildPlan(const std::vector<std::string>& args) {
   return plan;
 }
 
+// Adds the merged file at `path` to `library` as expert `name`, recording
+// how it was made. Merged LoRAs have scale 1: alpha = rank, per module.
+absl::Status AddToLibrary(const Plan& plan, const merge::MergeParams& params,
+                          const std::string& name, const std::string& path,
+                          ExpertLibrary* library) {
+  absl::StatusOr<merge::ExpertFile> merged = merge::ExpertFile::Open(path);
+  if (!merged.ok()) return merged.status();
+  std::string type = "mixed";
+  bool any_lora = false, any_sparse = false, any_delta = false;
+  ExpertRecord record;
+  record.name = name;
+  for (const merge::ModuleEntry& module : merged->modules()) {
+    if (module.kind == merge::ModuleDelta::Kind::kLora) {
+      any_lora = true;
+      record.lora.module_alpha[module.name] = static_cast<double>(module.rank);
+    } else if (module.kind == merge::ModuleDelta::Kind::kSparse) {
+      any_sparse = true;
+    } else if (!absl::EndsWith(module.name, ".bias")) {
+      any_delta = true;
+    }
+  }
+  if (any_lora + any_sparse + any_delta != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the merge mixes LoRA, sparse and dense modules; a library expert has one type (",
+        path, ")"));
+  }
+  record.type = any_lora ? AdapterType::kLora : any_sparse ? AdapterType::kSparse : AdapterType::kDelta;
+  MergeInfo info;
+  info.method = plan.method->name;
+  const nlohmann::json parameters =
+      nlohmann::json::parse(merge::ParametersJson(*plan.method, params, plan.options));
+  for (const auto& [key, value] : parameters.items()) {
+    info.parameters[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  for (const merge::ExpertSource& source : plan.experts) {
+    info.source_experts.push_back(source.name);
+    if (absl::StatusOr<ExpertRecord> source_record = library->Show(source.name); source_record.ok()) {
+      for (const std::string& task : source_record->tasks) {
+        if (std::find(record.tasks.begin(), record.tasks.end(), task) == record.tasks.end()) {
+          record.tasks.push_back(task);
+        }
+      }
+    }
+  }
+  info.source_weights = params.weights;
+  record.merge = std::move(info);
+  absl::StatusOr<ExpertRecord> added = library->AddFile(std::move(record), path);
+  return added.status();
+}
+
 }  // namespace
 
 int RunMerge(const std::vector<std::string>& args) {
@@ -221,11 +296,16 @@ int RunMerge(const std::vector<std::string>& args) {
   std::string target = out_file;
   if (!name.empty()) {
     if (args.empty()) return UsageError("--out NAME needs the library folder DIR");
-    target = args[0] + "/" + name + ".safetensors";
-    if (Exists(target)) {
-      return ReportError(absl::AlreadyExistsError(
-          absl::StrCat("expert \"", name, "\" already exists (", target, ")")));
+    if (absl::Status status = ValidateExpertName(name); !status.ok()) {
+      return ReportError(status, kExitUsage);
     }
+    target = args[0] + "/" + name + ".safetensors";
+    if (plan->library ? plan->library->Show(name).ok() : Exists(target)) {
+      return ReportError(absl::AlreadyExistsError(
+          absl::StrCat("expert \"", name, "\" already exists (", args[0], ")")));
+    }
+    // A library takes the file through AddFile: merge to a hidden temporary.
+    if (plan->library) target = absl::StrCat(args[0], "/.", name, ".libra-merge-", getpid(), ".safetensors");
   }
   if (!out_peft.empty()) {
     // Merged beside the folder first, so a failed merge leaves nothing behind.
@@ -254,6 +334,12 @@ int RunMerge(const std::vector<std::string>& args) {
     target = out_peft;
   }
   if (!report.ok()) return ReportError(report.status());
+  if (!name.empty() && plan->library) {
+    absl::Status status = AddToLibrary(*plan, *params, name, target, &*plan->library);
+    unlink(target.c_str());
+    if (!status.ok()) return ReportError(status);
+    target = plan->library->PathOf(name + ".safetensors");
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const std::string& warning : report->warnings) {

@@ -2,8 +2,8 @@
 // (source/target/task_name) and writes it as an expert safetensors file, or
 // (--full_checkpoint) merges it into a full Hugging Face checkpoint folder.
 //
-//   libra train --base models/tiny --data train.jsonl --task sort --type lora --rank 8 \
-//       --target_modules q_proj,v_proj --steps 500 --out experts/sort.safetensors
+//   libra train --base models/tiny --data train.jsonl --task sort --type lora --rank 8
+//     --target_modules q_proj,v_proj --steps 500 --out experts/sort.safetensors  (one line)
 //   libra train ... --resume        # continue from <out>.ckpt.safetensors
 //
 // Writes <out>.ckpt.safetensors (resumable state) every --checkpoint_every
@@ -28,6 +28,10 @@
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
 #include "src/nn/trainer.h"
+// Data parallel (--nproc, or RANK/WORLD_SIZE from torchrun).
+#include "src/nn/distributed.h"
+#include "src/nn/launcher.h"
+#include "src/nn/task_sharding.h"
 
 ABSL_FLAG(double, lora_alpha, 16.0, "LoRA alpha (scale alpha / rank).");
 ABSL_FLAG(double, lora_dropout, 0.0, "LoRA dropout on the adapter input.");
@@ -48,6 +52,9 @@ ABSL_FLAG(double, epochs, 1.0, "Passes over the data when --steps is 0.");
 ABSL_FLAG(int64_t, checkpoint_every, 100, "Steps between resumable checkpoints.");
 ABSL_FLAG(bool, resume, false, "Continue from <out>.ckpt.safetensors when it exists.");
 ABSL_FLAG(int64_t, log_every, 10, "Steps between metrics lines.");
+ABSL_FLAG(int, nproc, 1,
+          "Data-parallel processes on this machine (Gloo on 127.0.0.1); --batch_size is per "
+          "process. Launchers like torchrun set RANK/WORLD_SIZE instead.");
 ABSL_FLAG(bool, full_checkpoint, false,
           "Write base + adapter merged as a Hugging Face checkpoint folder at --out.");
 
@@ -104,6 +111,35 @@ absl::Status Train(int* exit_code) {
   const uint64_t seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
   LIBRA_ASSIGN_OR_RETURN(std::vector<std::string> modules,
                          nn::AttachAdapters(*session.model, adapter, seed));
+  // --- data parallel: rank r trains on examples r, r + N, ... (the same
+  // count on every rank), gradients are averaged over the ranks after each
+  // backward pass, and only rank 0 writes checkpoints, metrics and output.
+  LIBRA_ASSIGN_OR_RETURN(nn::DistributedOptions dist_options,
+                         nn::DistributedOptionsFromEnvironment());
+  dist_options.device = session.device.is_cuda() ? "cuda" : "cpu";
+  LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<nn::DistributedContext> dist,
+                         nn::DistributedContext::Create(dist_options));
+  if (dist->is_distributed()) {
+    if (absl::GetFlag(FLAGS_resume)) {
+      *exit_code = kExitUsage;
+      return absl::InvalidArgumentError(
+          "--resume is not supported with several data-parallel processes");
+    }
+    LIBRA_ASSIGN_OR_RETURN(std::vector<size_t> shard,
+                           nn::ExampleShard(tokenized.size(), dist->rank(), dist->world_size()));
+    std::vector<nn::TokenizedExample> mine;
+    for (size_t i : shard) mine.push_back(tokenized[i]);
+    tokenized = std::move(mine);
+    std::vector<torch::Tensor> trainable;
+    for (auto& [name, parameter] : nn::TrainableParameters(*session.model)) {
+      trainable.push_back(parameter);
+    }
+    LIBRA_RETURN_IF_ERROR(dist->BroadcastParameters(trainable));
+    options.after_backward = [&dist](std::vector<torch::Tensor>& grads) {
+      return dist->AllReduceMean(grads);
+    };
+  }
+  // --- end data parallel
   options.learning_rate = absl::GetFlag(FLAGS_lr);
   options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
   options.lora_a_weight_decay = absl::GetFlag(FLAGS_lora_a_weight_decay);
@@ -121,10 +157,18 @@ absl::Status Train(int* exit_code) {
   options.resume = absl::GetFlag(FLAGS_resume);
   options.metrics_path = stem + ".metrics.jsonl";
   options.log_every = absl::GetFlag(FLAGS_log_every);
-  std::fprintf(stderr, "libra train: %zu examples, %s on %zu modules, device %s\n",
-               tokenized.size(), type.c_str(), modules.size(),
-               absl::GetFlag(FLAGS_device).c_str());
+  if (!dist->is_main()) {  // data parallel: one writer
+    options.checkpoint_path.clear();
+    options.metrics_path.clear();
+    options.progress = false;
+  }
+  if (dist->is_main()) {
+    std::fprintf(stderr, "libra train: %zu examples, %s on %zu modules, device %s\n",
+                 tokenized.size(), type.c_str(), modules.size(),
+                 absl::GetFlag(FLAGS_device).c_str());
+  }
   LIBRA_ASSIGN_OR_RETURN(nn::TrainStats stats, nn::Train(*session.model, tokenized, options));
+  if (!dist->is_main()) return absl::OkStatus();  // data parallel: rank 0 writes
   if (absl::GetFlag(FLAGS_full_checkpoint)) {
     nn::MergeAdaptersIntoBase(*session.model);
     LIBRA_RETURN_IF_ERROR(nn::SaveCheckpoint(*session.model, out));
@@ -160,6 +204,13 @@ absl::Status Train(int* exit_code) {
 
 int RunTrain(const std::vector<std::string>& args) {
   if (!args.empty()) return UsageError("libra train takes no positional arguments");
+  // Data parallel: re-run this command as --nproc workers, unless this is one.
+  const int nproc = absl::GetFlag(FLAGS_nproc);
+  if (nproc < 1) return UsageError(absl::StrCat("--nproc must be at least 1, got ", nproc));
+  if (nproc > 1 && !nn::IsLaunchedWorker()) {
+    const absl::Status launched = nn::RelaunchSelf(nproc);
+    return launched.ok() ? kExitOk : ReportError(launched);
+  }
   int exit_code = kExitFailure;
   absl::Status status = Train(&exit_code);
   if (!status.ok()) return ReportError(status, exit_code);

@@ -18,6 +18,9 @@ ABSL_FLAG(int, train, 1000, "training examples per task");
 ABSL_FLAG(int, validation, 64, "validation examples per task");
 ABSL_FLAG(int, test, 128, "test examples per task");
 ABSL_FLAG(int, pretrain, 50000, "pretraining corpus examples");
+ABSL_FLAG(double, pretrain_compositions, 0.3, "share of pretraining lines chaining two operations");
+ABSL_FLAG(double, pretrain_framed, 0.5,
+          "share of pretraining lines laid out like instructions (with filler words)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("make_suite --out DIR [--seed N] [--train N] ...");
@@ -33,10 +36,18 @@ int main(int argc, char** argv) {
   options.validation_per_task = absl::GetFlag(FLAGS_validation);
   options.test_per_task = absl::GetFlag(FLAGS_test);
   options.pretrain.examples = absl::GetFlag(FLAGS_pretrain);
+  options.pretrain.composition_fraction = absl::GetFlag(FLAGS_pretrain_compositions);
+  options.pretrain.framed_fraction = absl::GetFlag(FLAGS_pretrain_framed);
   if (options.train_per_task < 0 || options.validation_per_task < 0 || options.test_per_task < 0 ||
       options.pretrain.examples < 0) {
     std::fprintf(stderr, "make_suite: error: example counts must be >= 0\n");
     return 2;
+  }
+  for (double fraction : {options.pretrain.composition_fraction, options.pretrain.framed_fraction}) {
+    if (fraction < 0 || fraction > 1) {
+      std::fprintf(stderr, "make_suite: error: fractions must be in [0, 1], got %g\n", fraction);
+      return 2;
+    }
   }
   const absl::Status status = libra::data::synthetic::WriteSuite(out, options);
   if (!status.ok()) {

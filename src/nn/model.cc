@@ -73,10 +73,13 @@ torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos,
 }  // namespace
 
 AttentionImpl::AttentionImpl(const ModelConfig& config) : config_(config) {
+  // A hand-built config may leave the KV head count unset: plain multi-head attention.
+  if (config_.num_key_value_heads <= 0) config_.num_key_value_heads = config_.num_attention_heads;
   const int64_t h = config.hidden_size, d = config.head_dim();
+  const int64_t kv_width = config_.num_key_value_heads * d;
   q_proj = MakeLinear(*this, "q_proj", h, config.num_attention_heads * d, config.attention_bias);
-  k_proj = MakeLinear(*this, "k_proj", h, config.num_key_value_heads * d, config.attention_bias);
-  v_proj = MakeLinear(*this, "v_proj", h, config.num_key_value_heads * d, config.attention_bias);
+  k_proj = MakeLinear(*this, "k_proj", h, kv_width, config.attention_bias);
+  v_proj = MakeLinear(*this, "v_proj", h, kv_width, config.attention_bias);
   const bool phi = config.family == Family::kPhi;
   o_proj = MakeLinear(*this, phi ? "dense" : "o_proj", config.num_attention_heads * d, h, phi);
 }

@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
+#include "src/core/library/expert_library.h"
 
 namespace libra {
 namespace {
@@ -151,6 +152,46 @@ TEST_F(ArrowClusterCommandTest, ClusterRecoversPlantedClustersAndStoresThem) {
   EXPECT_EQ(r.code, 2) << r.output;
   r = Libra("cluster " + dir_ + " --k 2 --sparsity-quantile 1");
   EXPECT_EQ(r.code, 2) << r.output;
+}
+
+TEST_F(ArrowClusterCommandTest, LibraryModeUsesTheManifest) {
+  // A library of 6 LoRA experts in 2 planted clusters, plus a delta expert.
+  absl::StatusOr<ExpertLibrary> library = ExpertLibrary::Create(dir_, "lib", "tiny");
+  ASSERT_TRUE(library.ok()) << library.status();
+  for (int e = 0; e < 6; ++e) {
+    const std::string name = "e" + std::to_string(e);
+    WriteExpert(name, e % 2, 70 + e);  // loose file, then added to the library
+    ExpertRecord record;
+    record.name = "x" + std::to_string(e);
+    record.type = AdapterType::kLora;
+    record.lora.alpha = 4;
+    absl::StatusOr<ExpertRecord> added = library->AddFile(record, dir_ + "/" + name + ".safetensors");
+    ASSERT_TRUE(added.ok()) << added.status();
+    std::filesystem::remove(dir_ + "/" + name + ".safetensors");
+  }
+  ExpertWeights delta;
+  delta.type = AdapterType::kDelta;
+  delta.delta["layers.0.q_proj"] = Tensor::Zeros({kOut, kIn});
+  ExpertRecord dense;
+  dense.name = "dense";
+  dense.type = AdapterType::kDelta;
+  ASSERT_TRUE(library->AddWeights(dense, delta).ok());
+
+  CommandResult arrow = Libra("arrow " + dir_ + " --json");
+  ASSERT_EQ(arrow.code, 0) << arrow.output;
+  nlohmann::json report = nlohmann::json::parse(arrow.output);
+  EXPECT_EQ(report["computed"].size(), 6u);
+  EXPECT_EQ(report["skipped"], nlohmann::json({"dense"}));
+  absl::StatusOr<ExpertLibrary> reopened = ExpertLibrary::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(reopened->Show("x0")->auxiliary_files.count("arrow"), 1u);
+  EXPECT_TRUE(reopened->Verify(false).ok());
+
+  CommandResult clusters = Libra("cluster " + dir_ + " --k 2 --json");
+  ASSERT_EQ(clusters.code, 0) << clusters.output;
+  nlohmann::json doc = nlohmann::json::parse(clusters.output);
+  EXPECT_EQ(doc["clusters"], nlohmann::json({{"x0", "x2", "x4"}, {"x1", "x3", "x5"}}));
+  EXPECT_EQ(doc["skipped"], nlohmann::json({"dense"}));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
+#include "src/core/library/expert_library.h"
 
 namespace libra {
 namespace {
@@ -100,9 +101,46 @@ TEST_F(MergeCommandTest, LinearFromLibraryFolderMatchesFormula) {
     std::vector<float> expected(kOut * kIn);
     const std::vector<float> d0 = Delta(0, m), d1 = Delta(1, m);
     for (size_t j = 0; j < expected.size(); ++j) expected[j] = 0.25f * d0[j] + 2.0f * d1[j];
-    ExpectNear(out.ReadFloat("layers." + std::to_string(m) + ".q_proj.delta")->values(), expected, 1e-5f);
+    ExpectNear(out.ReadFloat("layers." + std::to_string(m) + ".q_proj.delta.weight")->values(), expected, 1e-5f);
   }
   EXPECT_EQ(out.metadata().at("merge_sources"), "a,b");
+}
+
+TEST_F(MergeCommandTest, LibraryScalesFromRecordsAndOutNameAddsAnExpert) {
+  // A library whose records give expert a alpha 8 (scale 4) and b alpha 2 (scale 1).
+  const std::string lib = dir_ + "/library";
+  absl::StatusOr<ExpertLibrary> library = ExpertLibrary::Create(lib, "test", "tiny");
+  ASSERT_TRUE(library.ok()) << library.status();
+  for (int e = 0; e < 2; ++e) {
+    ExpertRecord record;
+    record.name = e == 0 ? "a" : "b";
+    record.type = AdapterType::kLora;
+    record.lora.alpha = e == 0 ? 8 : 2;
+    record.tasks = {e == 0 ? "math" : "code"};
+    ASSERT_TRUE(library->AddFile(record, Expert(e)).ok());
+  }
+  CommandResult run = Libra(lib + " --all --method linear --weights 1,3 --out merged --json");
+  ASSERT_EQ(run.code, 0) << run.output;
+  ASSERT_TRUE(library->Reload().ok());
+  absl::StatusOr<ExpertRecord> merged = library->Show("merged");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->type, AdapterType::kDelta);
+  ASSERT_TRUE(merged->merge.has_value());
+  EXPECT_EQ(merged->merge->method, "linear");
+  EXPECT_EQ(merged->merge->source_experts, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(merged->merge->source_weights, (std::vector<double>{1.0, 3.0}));
+  EXPECT_EQ(merged->tasks, (std::vector<std::string>{"math", "code"}));
+  SafetensorsFile file = *library->OpenExpertFile("merged");
+  std::vector<float> expected(kOut * kIn);
+  const std::vector<float> d0 = Delta(0, 0), d1 = Delta(1, 0);  // computed with scale 2
+  for (size_t j = 0; j < expected.size(); ++j) expected[j] = 2.0f * d0[j] + 3.0f * 0.5f * d1[j];
+  ExpectNear(file.ReadFloat("layers.0.q_proj.delta.weight")->values(), expected, 1e-5f);
+  for (const auto& entry : std::filesystem::directory_iterator(lib)) {
+    EXPECT_FALSE(absl::StrContains(entry.path().string(), "libra-merge")) << "temporary left";
+  }
+  run = Libra(lib + " --experts a,b --method uniform --out merged");
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(absl::StrContains(run.output, "expert \"merged\" already exists")) << run.output;
 }
 
 TEST_F(MergeCommandTest, OutNameAddsToTheFolderOnceAndRecordsProvenance) {

@@ -25,6 +25,7 @@ CausalLM Model() {
   c.intermediate_size = 24;
   c.num_hidden_layers = 2;
   c.num_attention_heads = 2;
+  c.num_key_value_heads = 2;
   torch::manual_seed(4);
   CausalLM model(c);
   torch::NoGradGuard no_grad;

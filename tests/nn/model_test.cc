@@ -91,6 +91,26 @@ TEST(ModelTest, ResizeVocabKeepsOldLogitsAndAddsRows) {
   EXPECT_EQ((*grown)->config().vocab_size, 70);
 }
 
+// A config built in code may leave the KV head count unset; it then means
+// plain multi-head attention, exactly as if it were set to the head count.
+TEST(ModelTest, UnsetKvHeadsMeanMultiHeadAttention) {
+  ModelConfig unset;
+  unset.vocab_size = 11;
+  unset.hidden_size = 16;
+  unset.intermediate_size = 24;
+  unset.num_hidden_layers = 1;
+  unset.num_attention_heads = 4;
+  ModelConfig explicit_heads = unset;
+  explicit_heads.num_key_value_heads = 4;
+  torch::manual_seed(5);
+  CausalLM a(unset);
+  torch::manual_seed(5);
+  CausalLM b(explicit_heads);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor ids = torch::tensor({{1, 2, 3, 4}}, torch::kInt64);
+  EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids)));
+}
+
 TEST(ModelTest, ErrorsNameTheProblem) {
   const std::string dir = TempDir("errors");
   auto missing = LoadCheckpoint(dir, torch::kCPU);

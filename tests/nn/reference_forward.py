@@ -3,7 +3,7 @@ the logits of a plain PyTorch forward written from the published
 architectures (Llama: RMSNorm, RoPE, SwiGLU, GQA; Phi-2: LayerNorm, partial
 rotary, parallel attention + MLP, gelu_new).
 
-usage: reference_forward.py OUT_DIR FAMILY SEED [--shards N] [--tied] [--vocab V]
+usage: reference_forward.py OUT_DIR FAMILY SEED [--shards N] [--tied] [--vocab V] [--nan]
 Writes OUT_DIR/config.json, the weights, OUT_DIR/input_ids.json and
 OUT_DIR/logits.bin (float32, [batch, seq, vocab], row-major).
 """
@@ -180,6 +180,8 @@ def main():
     # HF checkpoints often carry buffers the model ignores.
     w["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch.ones(d // 2)
 
+    if "--nan" in sys.argv:  # a broken checkpoint: every logit is NaN
+        w["model.norm.weight" if family != "phi" else "model.final_layernorm.weight"][0] = float("nan")
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f)
     names = sorted(w)

@@ -48,5 +48,17 @@ TEST(TasksForRank, RejectsBadRankOrWorld) {
   EXPECT_THAT(bad.status().message(), HasSubstr("world size must be at least 1, got 0"));
 }
 
+TEST(ExampleShard, StridesLikeDistributedSamplerAndPadsByWrapping) {
+  EXPECT_THAT(ExampleShard(8, 0, 2).value(), ElementsAre(0, 2, 4, 6));
+  EXPECT_THAT(ExampleShard(8, 1, 2).value(), ElementsAre(1, 3, 5, 7));
+  // 7 examples on 3 ranks: 3 each, the last two wrap to examples 0 and 1.
+  EXPECT_THAT(ExampleShard(7, 0, 3).value(), ElementsAre(0, 3, 6));
+  EXPECT_THAT(ExampleShard(7, 1, 3).value(), ElementsAre(1, 4, 0));
+  EXPECT_THAT(ExampleShard(7, 2, 3).value(), ElementsAre(2, 5, 1));
+  EXPECT_THAT(ExampleShard(5, 0, 1).value(), ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(ExampleShard(0, 1, 2).value(), ElementsAre());
+  EXPECT_THAT(ExampleShard(4, 2, 2).status().message(), HasSubstr("rank 2 is outside [0, 2)"));
+}
+
 }  // namespace
 }  // namespace libra::nn

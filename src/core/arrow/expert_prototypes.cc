@@ -44,12 +44,12 @@ const ModulePrototypes* ExpertPrototypes::Find(absl::string_view module) const {
   return it != modules.end() && it->module == module ? &*it : nullptr;
 }
 
-absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraModule>& modules,
+absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<NamedLoraModule>& modules,
                                                          float scale, int top_k) {
   return ComputeExpertPrototypes(modules, std::vector<float>(modules.size(), scale), top_k);
 }
 
-absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraModule>& modules,
+absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<NamedLoraModule>& modules,
                                                          absl::Span<const float> module_scales,
                                                          int top_k) {
   LIBRA_RETURN_IF_ERROR(ValidateLoraModules(modules, "arrow prototypes"));
@@ -62,7 +62,7 @@ absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraM
   result.scale = module_scales[0];
   result.modules.reserve(modules.size());
   for (size_t m = 0; m < modules.size(); ++m) {
-    const LoraModule& module = modules[m];
+    const NamedLoraModule& module = modules[m];
     LIBRA_ASSIGN_OR_RETURN(SingularTriplets triplets,
                            TopSingularTriplets(module.a, module.b, module_scales[m], top_k,
                                                module.name));

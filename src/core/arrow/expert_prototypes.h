@@ -11,7 +11,7 @@
 // caller uses for the expert's tensor file (the library manifest's), so a
 // stale file can be detected and recomputed.
 //
-//   LIBRA_ASSIGN_OR_RETURN(std::vector<LoraModule> modules, ReadLoraModules(file));
+//   LIBRA_ASSIGN_OR_RETURN(std::vector<NamedLoraModule> modules, ReadLoraModules(file));
 //   LIBRA_ASSIGN_OR_RETURN(arrow::ExpertPrototypes protos,
 //                          arrow::ComputeExpertPrototypes(modules, scale, /*top_k=*/1));
 //   protos.source_hash = manifest_hash;
@@ -52,11 +52,11 @@ struct ExpertPrototypes {
   const ModulePrototypes* Find(absl::string_view module) const;
 };
 
-absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraModule>& modules,
+absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<NamedLoraModule>& modules,
                                                          float scale, int top_k = 1);
 // One scale per module (rank_pattern / alpha_pattern experts); the file's
 // "scale" metadata then records the first module's.
-absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<LoraModule>& modules,
+absl::StatusOr<ExpertPrototypes> ComputeExpertPrototypes(const std::vector<NamedLoraModule>& modules,
                                                          absl::Span<const float> module_scales,
                                                          int top_k = 1);
 

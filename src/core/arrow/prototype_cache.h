@@ -20,6 +20,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "src/core/arrow/expert_prototypes.h"
+#include "src/core/io/safetensors.h"
 
 namespace libra::arrow {
 
@@ -36,6 +38,11 @@ struct RefreshResult {
 // with top_k == `top_k`. A missing or unreadable file is simply stale.
 bool PrototypesUpToDate(const std::string& prototypes_path, const std::string& source_hash,
                         int top_k);
+bool PrototypesUpToDate(const SafetensorsFile& prototypes, const std::string& source_hash,
+                        int top_k);
+
+// Whether the file holds any lora_A / lora_B tensor.
+bool HasLoraTensors(const SafetensorsFile& expert);
 
 // Scale of dW = s B A for `module` of rank `rank`.
 using ScaleFn = std::function<double(const std::string& module, int64_t rank)>;
@@ -44,6 +51,12 @@ absl::StatusOr<RefreshResult> RefreshPrototypes(const std::string& expert_path,
                                                 const std::string& prototypes_path,
                                                 const std::string& source_hash, int top_k = 1,
                                                 const ScaleFn& scale_of = nullptr);
+
+// The prototypes of an expert file already open (the library's files),
+// tagged with `source_hash`. The file must hold LoRA modules.
+absl::StatusOr<ExpertPrototypes> ComputeFilePrototypes(const SafetensorsFile& expert,
+                                                       const std::string& source_hash, int top_k,
+                                                       const ScaleFn& scale_of = nullptr);
 
 // Lowercase hex SHA-256 of the file: the same hash the library manifest
 // records for an expert's tensor file.

@@ -15,13 +15,13 @@ constexpr int64_t kGramChunkColumns = 1 << 16;
 
 }  // namespace
 
-absl::StatusOr<std::vector<float>> FlattenLora(const std::vector<LoraModule>& modules) {
+absl::StatusOr<std::vector<float>> FlattenLora(const std::vector<NamedLoraModule>& modules) {
   LIBRA_RETURN_IF_ERROR(ValidateLoraModules(modules, "MBC flatten"));
   std::vector<float> flat;
   size_t total = 0;
-  for (const LoraModule& m : modules) total += m.a.values().size() + m.b.values().size();
+  for (const NamedLoraModule& m : modules) total += m.a.values().size() + m.b.values().size();
   flat.reserve(total);
-  for (const LoraModule& m : modules) {
+  for (const NamedLoraModule& m : modules) {
     flat.insert(flat.end(), m.a.values().begin(), m.a.values().end());
     flat.insert(flat.end(), m.b.values().begin(), m.b.values().end());
   }

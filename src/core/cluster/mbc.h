@@ -53,7 +53,7 @@ struct MbcResult {
 };
 
 // Step 1: A then B of each module, in the given (sorted) module order.
-absl::StatusOr<std::vector<float>> FlattenLora(const std::vector<LoraModule>& modules);
+absl::StatusOr<std::vector<float>> FlattenLora(const std::vector<NamedLoraModule>& modules);
 
 // The q-quantile of |values| (linear interpolation); q in [0, 1].
 absl::StatusOr<double> AbsQuantile(absl::Span<const float> values, double q);

@@ -44,9 +44,9 @@ absl::StatusOr<MbcResult> ClusterLoraFiles(const std::vector<std::string>& paths
   std::vector<double> thresholds(n, -1.0);
   if (options.sparsity_quantile != 0.0) {
     for (int64_t e = 0; e < n; ++e) {
-      std::vector<LoraModule> modules;
+      std::vector<NamedLoraModule> modules;
       for (const LoraModuleInfo& info : layouts[e]) {
-        LIBRA_ASSIGN_OR_RETURN(LoraModule module, ReadLoraModule(files[e], info));
+        LIBRA_ASSIGN_OR_RETURN(NamedLoraModule module, ReadLoraModule(files[e], info));
         modules.push_back(std::move(module));
       }
       LIBRA_ASSIGN_OR_RETURN(std::vector<float> flat, FlattenLora(modules));
@@ -66,7 +66,7 @@ absl::StatusOr<MbcResult> ClusterLoraFiles(const std::vector<std::string>& paths
   std::vector<absl::Span<const float>> spans(n);
   for (size_t m = 0; m < layouts[0].size(); ++m) {
     for (int64_t e = 0; e < n; ++e) {
-      LIBRA_ASSIGN_OR_RETURN(LoraModule module, ReadLoraModule(files[e], layouts[e][m]));
+      LIBRA_ASSIGN_OR_RETURN(NamedLoraModule module, ReadLoraModule(files[e], layouts[e][m]));
       chunk[e] = std::move(module.a.values());
       chunk[e].insert(chunk[e].end(), module.b.values().begin(), module.b.values().end());
       ZeroAtOrBelow(absl::MakeSpan(chunk[e]), thresholds[e]);

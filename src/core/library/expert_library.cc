@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/library/expert_name.h"
@@ -42,6 +44,28 @@ absl::Status MakeDirectory(const std::string& path) {
     return absl::UnavailableError(absl::StrCat("cannot create folder: ", std::strerror(errno), " (", path, ")"));
   }
   return absl::OkStatus();
+}
+
+// Files written by `libra merge` and other tools carry the LoRA scaling in
+// their metadata: "lora_alpha" (+ "use_rslora"), or "lora_scale".
+void AlphaFromMetadata(const SafetensorsFile& file, const ExpertLayout& layout, LoraParams* lora) {
+  const auto& metadata = file.metadata();
+  auto text = [&](const char* key) {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string() : it->second;
+  };
+  double value = 0;
+  if (text("use_rslora") == "true") lora->use_rslora = true;
+  if (absl::SimpleAtod(text("lora_alpha"), &value) && value > 0) {
+    lora->alpha = value;
+  } else if (absl::SimpleAtod(text("lora_scale"), &value) && value > 0 && !layout.modules.empty()) {
+    // One scale for every module: only expressible when all ranks agree.
+    const int64_t rank = layout.modules.begin()->second.rank;
+    for (const auto& [module, info] : layout.modules) {
+      if (info.rank != rank) return;
+    }
+    lora->alpha = value * (lora->use_rslora ? std::sqrt(static_cast<double>(rank)) : static_cast<double>(rank));
+  }
 }
 
 // Fills defaults the file determines and checks the record against it.
@@ -184,6 +208,7 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::Add(ExpertRecord record, std::string
   const std::string path = PathOf(file_name);
   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::FromBytes(file_bytes, path));
   LIBRA_ASSIGN_OR_RETURN(ExpertLayout layout, InspectExpertFile(file, record.type));
+  if (record.type == AdapterType::kLora && record.lora.alpha == 0) AlphaFromMetadata(file, layout, &record.lora);
   LIBRA_RETURN_IF_ERROR(ReconcileRecord(layout, path, &record));
   record.file_name = file_name;
   record.file_size = static_cast<int64_t>(file_bytes.size());

@@ -38,12 +38,12 @@ bool ParseLoraTensorName(absl::string_view tensor_name, std::string* module, boo
   return false;
 }
 
-absl::Status ValidateLoraModules(const std::vector<LoraModule>& modules, absl::string_view label) {
+absl::Status ValidateLoraModules(const std::vector<NamedLoraModule>& modules, absl::string_view label) {
   if (modules.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(label, ": no LoRA modules (lora_A/lora_B)"));
   }
   for (size_t i = 0; i < modules.size(); ++i) {
-    const LoraModule& m = modules[i];
+    const NamedLoraModule& m = modules[i];
     if (i > 0 && !(modules[i - 1].name < m.name)) {
       return absl::InvalidArgumentError(absl::StrCat(label, ": modules not sorted or repeated at \"",
                                                      m.name, "\""));
@@ -98,20 +98,20 @@ absl::StatusOr<std::vector<LoraModuleInfo>> IndexLoraModules(const SafetensorsFi
   return modules;
 }
 
-absl::StatusOr<LoraModule> ReadLoraModule(const SafetensorsFile& file, const LoraModuleInfo& info) {
-  LoraModule module;
+absl::StatusOr<NamedLoraModule> ReadLoraModule(const SafetensorsFile& file, const LoraModuleInfo& info) {
+  NamedLoraModule module;
   module.name = info.name;
   LIBRA_ASSIGN_OR_RETURN(module.a, file.ReadFloat(info.a_tensor));
   LIBRA_ASSIGN_OR_RETURN(module.b, file.ReadFloat(info.b_tensor));
   return module;
 }
 
-absl::StatusOr<std::vector<LoraModule>> ReadLoraModules(const SafetensorsFile& file) {
+absl::StatusOr<std::vector<NamedLoraModule>> ReadLoraModules(const SafetensorsFile& file) {
   LIBRA_ASSIGN_OR_RETURN(std::vector<LoraModuleInfo> infos, IndexLoraModules(file));
-  std::vector<LoraModule> modules;
+  std::vector<NamedLoraModule> modules;
   modules.reserve(infos.size());
   for (const LoraModuleInfo& info : infos) {
-    LIBRA_ASSIGN_OR_RETURN(LoraModule module, ReadLoraModule(file, info));
+    LIBRA_ASSIGN_OR_RETURN(NamedLoraModule module, ReadLoraModule(file, info));
     modules.push_back(std::move(module));
   }
   return modules;

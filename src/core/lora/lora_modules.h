@@ -9,7 +9,7 @@
 // factors (biases, modules_to_save) are ignored.
 //
 //   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
-//   LIBRA_ASSIGN_OR_RETURN(std::vector<LoraModule> modules, ReadLoraModules(file));
+//   LIBRA_ASSIGN_OR_RETURN(std::vector<NamedLoraModule> modules, ReadLoraModules(file));
 //   // modules[i].name = "model.layers.0.self_attn.q_proj", .a [r, in], .b [out, r]
 #ifndef LIBRA_CORE_LORA_LORA_MODULES_H_
 #define LIBRA_CORE_LORA_LORA_MODULES_H_
@@ -25,7 +25,9 @@
 
 namespace libra {
 
-struct LoraModule {
+// Named, unlike the library's LoraModule (src/core/library/expert_weights.h,
+// keyed by a map): lists of these keep the module order explicit.
+struct NamedLoraModule {
   std::string name;  // module path, e.g. "model.layers.0.self_attn.q_proj"
   Tensor a;          // [r, in]
   Tensor b;          // [out, r]
@@ -46,8 +48,8 @@ struct LoraModuleInfo {
 
 // Pairs and checks the factors from the header alone, sorted by module.
 absl::StatusOr<std::vector<LoraModuleInfo>> IndexLoraModules(const SafetensorsFile& file);
-absl::StatusOr<std::vector<LoraModule>> ReadLoraModules(const SafetensorsFile& file);
-absl::StatusOr<LoraModule> ReadLoraModule(const SafetensorsFile& file, const LoraModuleInfo& info);
+absl::StatusOr<std::vector<NamedLoraModule>> ReadLoraModules(const SafetensorsFile& file);
+absl::StatusOr<NamedLoraModule> ReadLoraModule(const SafetensorsFile& file, const LoraModuleInfo& info);
 
 // The LoRA scale s of dW = s B A from file metadata: "lora_scale" if
 // present, else "lora_alpha" / r ("use_rslora" = "true": / sqrt(r)), else 1.
@@ -57,7 +59,7 @@ absl::StatusOr<float> LoraScaleFromMetadata(const std::map<std::string, std::str
 
 // Checks that `modules` is a valid, sorted, uniquely named module list with
 // consistent A/B shapes; `label` names the source in errors.
-absl::Status ValidateLoraModules(const std::vector<LoraModule>& modules, absl::string_view label);
+absl::Status ValidateLoraModules(const std::vector<NamedLoraModule>& modules, absl::string_view label);
 
 }  // namespace libra
 

@@ -34,8 +34,8 @@ Parsed ParseName(absl::string_view name) {
   static constexpr Suffix kSuffixes[] = {
       {".lora_A.weight", Role::kLoraA},      {".lora_B.weight", Role::kLoraB},
       {".lora_A", Role::kLoraA},             {".lora_B", Role::kLoraB},
-      {".sparse_values", Role::kSparseValues}, {".sparse_indices", Role::kSparseIndices},
-      {".sparse_shape", Role::kSparseShape}, {".delta", Role::kDense},
+      {".sparse.values", Role::kSparseValues}, {".sparse.indices", Role::kSparseIndices},
+      {".sparse.shape", Role::kSparseShape}, {".delta.weight", Role::kDense},
   };
   // PEFT's "base_model.model." prefix is dropped: modules are keyed by the
   // model's own path, as in src/core/lora, so PEFT and plain files line up.
@@ -60,6 +60,7 @@ std::string LoraATensorName(const std::string& module) { return module + ".lora_
 std::string LoraBTensorName(const std::string& module) { return module + ".lora_B.weight"; }
 
 double LoraScaling::ScaleFor(const std::string& module, int64_t rank) const {
+  if (scale_of) return scale_of(module, rank);
   if (scale) return *scale;
   std::optional<double> module_alpha = alpha;
   for (const auto& [key, value] : alpha_pattern) {
@@ -128,10 +129,11 @@ bool IsDirectory(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<ExpertFile> ExpertFile::Open(const std::string& path) {
+absl::StatusOr<ExpertFile> ExpertFile::Open(const std::string& path, const LoraScaling* scaling) {
   const std::string file_path = IsDirectory(path) ? path + "/adapter_model.safetensors" : path;
   absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(file_path);
   if (!file.ok()) return file.status();
+  if (scaling != nullptr) return FromFile(*std::move(file), scaling);
   const std::string config_path =
       file_path.substr(0, file_path.find_last_of('/') + 1) + "adapter_config.json";
   if (absl::EndsWith(file_path, "adapter_model.safetensors") && ReadFile(config_path).ok()) {
@@ -182,8 +184,8 @@ absl::Status ExpertFile::Index(const LoraScaling& scaling) {
                         roles.count(Role::kSparseShape);
     if (lora + sparse + static_cast<bool>(roles.count(Role::kDense)) != 1 ||
         (lora && roles.size() != 2) || (sparse && roles.size() != 3)) {
-      return error(module, "needs exactly lora_A + lora_B, sparse_values + sparse_indices + "
-                           "sparse_shape, or one dense delta");
+      return error(module, "needs exactly lora_A + lora_B, sparse.values + sparse.indices + "
+                           "sparse.shape, or one dense delta");
     }
     if (lora) {
       const TensorInfo& a = *roles.at(Role::kLoraA);
@@ -211,7 +213,7 @@ absl::Status ExpertFile::Index(const LoraScaling& scaling) {
       if (!dims.ok()) return dims.status();
       entry.kind = Kind::kSparse;
       entry.delta_shape = dims->values;
-      if (!NumElements(entry.delta_shape).ok()) return error(module, "invalid sparse_shape");
+      if (!NumElements(entry.delta_shape).ok()) return error(module, "invalid sparse.shape");
       entry.nnz = values.shape[0];
       entry.tensors = {values.name, indices.name, shape.name};
     } else {

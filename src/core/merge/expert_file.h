@@ -4,9 +4,9 @@
 // Tensor names (PEFT's ".weight" suffix optional on LoRA factors, PEFT's
 // "base_model.model." prefix dropped from module names):
 //   <m>.lora_A.weight [r, in] and <m>.lora_B.weight [out, r]  -> LoRA module <m>
-//   <m>.sparse_values [nnz] (float), <m>.sparse_indices [nnz] (integer, flat
-//     row-major) and <m>.sparse_shape [rank] (integer)         -> sparse module <m>
-//   <m>.delta                                                  -> dense module <m>
+//   <m>.sparse.values [nnz] (float), <m>.sparse.indices [nnz] (integer, flat
+//     row-major) and <m>.sparse.shape [rank] (integer)         -> sparse module <m>
+//   <m>.delta.weight                                           -> dense module <m>
 //   any other float tensor <t> (a bias, a full weight)         -> dense module <t>
 // The LoRA scale comes from the file's metadata: "lora_scale", else
 // "lora_alpha" / r ("use_rslora" = "true": / sqrt(r)), else 1. A PEFT
@@ -20,6 +20,7 @@
 #ifndef LIBRA_CORE_MERGE_EXPERT_FILE_H_
 #define LIBRA_CORE_MERGE_EXPERT_FILE_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,13 +48,17 @@ struct LoraScaling {
   std::optional<double> alpha;  // lora_alpha
   bool rslora = false;          // alpha / sqrt(r) instead of alpha / r
   std::map<std::string, double> alpha_pattern;  // module (suffix) -> alpha
+  // Overrides all of the above (e.g. an expert library's record).
+  std::function<double(const std::string& module, int64_t rank)> scale_of;
   double ScaleFor(const std::string& module, int64_t rank) const;
 };
 
 class ExpertFile {
  public:
-  // `path`: a safetensors file, or a PEFT adapter folder.
-  static absl::StatusOr<ExpertFile> Open(const std::string& path);
+  // `path`: a safetensors file, or a PEFT adapter folder. `scaling`, if
+  // given, replaces what the file or its adapter_config.json say.
+  static absl::StatusOr<ExpertFile> Open(const std::string& path,
+                                         const LoraScaling* scaling = nullptr);
   // Scaling from the file's own metadata when `scaling` is null.
   static absl::StatusOr<ExpertFile> FromFile(SafetensorsFile file,
                                              const LoraScaling* scaling = nullptr);

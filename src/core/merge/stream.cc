@@ -21,6 +21,7 @@ struct ModulePlan {
   std::vector<const ModuleEntry*> entries;  // one per expert
   MergeOptions options;
   Kind out_kind = Kind::kDense;
+  bool bare = false;  // written under its own name (a bias), not <m>.delta.weight
   Shape delta_shape;
   std::vector<SafetensorsStreamWriter::Spec> specs;
 };
@@ -103,12 +104,13 @@ absl::StatusOr<ModulePlan> PlanModule(const StreamMergeRequest& request,
     absl::StatusOr<int64_t> nnz = UnionSize(files, plan);
     if (!nnz.ok()) return nnz.status();
     plan.out_kind = Kind::kSparse;
-    plan.specs = {{first.name + ".sparse_values", request.out_dtype, {*nnz}},
-                  {first.name + ".sparse_indices", DType::kI64, {*nnz}},
-                  {first.name + ".sparse_shape", DType::kI64,
+    plan.specs = {{first.name + ".sparse.values", request.out_dtype, {*nnz}},
+                  {first.name + ".sparse.indices", DType::kI64, {*nnz}},
+                  {first.name + ".sparse.shape", DType::kI64,
                    {static_cast<int64_t>(first.delta_shape.size())}}};
   } else {
-    plan.specs = {{all_bare ? first.name : first.name + ".delta", request.out_dtype,
+    plan.bare = all_bare;
+    plan.specs = {{all_bare ? first.name : first.name + ".delta.weight", request.out_dtype,
                    first.delta_shape}};
   }
   return plan;
@@ -175,7 +177,8 @@ absl::StatusOr<StreamMergeReport> MergeExpertFiles(const StreamMergeRequest& req
   }
   std::vector<ExpertFile> files;
   for (const ExpertSource& source : request.experts) {
-    absl::StatusOr<ExpertFile> file = ExpertFile::Open(source.path);
+    absl::StatusOr<ExpertFile> file =
+        ExpertFile::Open(source.path, source.scaling ? &*source.scaling : nullptr);
     if (!file.ok()) {
       return absl::Status(file.status().code(), absl::StrCat(Describe(source), ": ",
                                                              file.status().message()));
@@ -208,6 +211,14 @@ absl::StatusOr<StreamMergeReport> MergeExpertFiles(const StreamMergeRequest& req
     for (const auto& spec : plan->specs) module_bytes += 4 * Elements(spec.shape);
     report.peak_module_bytes = std::max(report.peak_module_bytes, module_bytes);
     all_lora_out &= plan->out_kind == Kind::kLora;
+    if (!plan->bare) {
+      const char* type = plan->out_kind == Kind::kLora     ? "lora"
+                         : plan->out_kind == Kind::kSparse ? "sparse"
+                                                           : "delta";
+      report.adapter_type = report.adapter_type.empty() || report.adapter_type == type
+                                ? type
+                                : "mixed";
+    }
     specs.insert(specs.end(), plan->specs.begin(), plan->specs.end());
     plans.push_back(*std::move(plan));
   }

@@ -16,10 +16,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "src/core/merge/expert_file.h"
 #include "src/core/merge/merge.h"
 #include "src/core/merge/method.h"
 #include "src/core/tensor.h"
@@ -28,7 +30,8 @@ namespace libra::merge {
 
 struct ExpertSource {
   std::string name;  // shown in errors and recorded as a source
-  std::string path;  // safetensors file (expert_file.h layout)
+  std::string path;  // safetensors file (expert_file.h layout) or PEFT folder
+  std::optional<LoraScaling> scaling;  // e.g. from a library record; else the file's
 };
 
 struct StreamMergeRequest {
@@ -47,6 +50,9 @@ struct StreamMergeReport {
   int64_t peak_module_bytes = 0; // largest one module's inputs + output, in float32
   std::vector<std::string> warnings;
   bool lora_output = false;      // every module came out as a LoRA (ab, svd)
+  // "lora", "delta" or "sparse" when every module (bare tensors such as
+  // biases aside) came out as that kind, else "mixed".
+  std::string adapter_type;
 };
 
 // Merges `experts` module by module into request.out_path. The output

@@ -128,8 +128,13 @@ absl::Status ExportPeftAdapter(const ExpertLibrary& library, absl::string_view e
 
   const std::string config_path = out_dir + "/" + kPeftConfigFile;
   const std::string weights_path = out_dir + "/" + kPeftWeightsFile;
-  if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(absl::StrCat("cannot create folder: ", std::strerror(errno), " (", out_dir, ")"));
+  // Like mkdir -p: every missing folder on the way.
+  for (size_t slash = out_dir.find('/', 1); ; slash = out_dir.find('/', slash + 1)) {
+    const std::string prefix = out_dir.substr(0, slash);
+    if (!prefix.empty() && mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::UnavailableError(absl::StrCat("cannot create folder: ", std::strerror(errno), " (", prefix, ")"));
+    }
+    if (slash == std::string::npos) break;
   }
   struct stat info;
   for (const std::string& path : {config_path, weights_path}) {

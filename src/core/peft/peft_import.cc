@@ -137,6 +137,12 @@ absl::StatusOr<PeftImport> ReadPeftAdapter(const std::string& dir) {
       if (module_alpha != alpha) record.lora.module_alpha[module] = module_alpha;
     }
   }
+  // Other tools reading the expert file alone (libra merge) take the scaling
+  // from its metadata; per-module alphas only live in the manifest.
+  if (record.lora.module_alpha.empty()) {
+    writer.SetMetadata("lora_alpha", absl::StrCat(alpha));
+    writer.SetMetadata("use_rslora", record.lora.use_rslora ? "true" : "false");
+  }
   // The pairing and shape checks of library expert files.
   std::string bytes = writer.Serialize();
   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile renamed, SafetensorsFile::FromBytes(bytes, weights_path));

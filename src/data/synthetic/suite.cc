@@ -101,6 +101,7 @@ std::string SuiteManifest(const SuiteOptions& options) {
                           {"examples", options.pretrain.examples},
                           {"seed", PretrainSeed(options.seed)},
                           {"composition_fraction", options.pretrain.composition_fraction},
+                          {"framed_fraction", options.pretrain.framed_fraction},
                           {"format", "source \"<code>[.<code>]|<input>=\", target \"<output>\""},
                           {"operation_codes", codes}};
   return manifest.dump(2) + "\n";

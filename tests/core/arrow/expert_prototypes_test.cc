@@ -15,16 +15,16 @@ Tensor Random(Shape shape, std::mt19937& rng) {
   return t;
 }
 
-std::vector<LoraModule> Modules(uint32_t seed) {
+std::vector<NamedLoraModule> Modules(uint32_t seed) {
   std::mt19937 rng(seed);
-  std::vector<LoraModule> modules;
+  std::vector<NamedLoraModule> modules;
   modules.push_back({"layers.0.k", Random({3, 10}, rng), Random({6, 3}, rng)});
   modules.push_back({"layers.0.q", Random({3, 10}, rng), Random({10, 3}, rng)});
   return modules;
 }
 
 TEST(ExpertPrototypesTest, ComputesEveryModuleAndRoundTripsThroughAFile) {
-  const std::vector<LoraModule> modules = Modules(1);
+  const std::vector<NamedLoraModule> modules = Modules(1);
   absl::StatusOr<ExpertPrototypes> protos = ComputeExpertPrototypes(modules, 2.0f, /*top_k=*/2);
   ASSERT_TRUE(protos.ok()) << protos.status();
   ASSERT_EQ(protos->modules.size(), 2u);

@@ -42,7 +42,7 @@ TEST(MbcTest, SparsifyZeroesAtOrBelowTheExpertsOwnQuantile) {
 }
 
 TEST(MbcTest, FlattenPutsAThenBOfEachModuleInOrder) {
-  std::vector<LoraModule> modules;
+  std::vector<NamedLoraModule> modules;
   modules.push_back({"a", Tensor({1, 2}, {1, 2}), Tensor({1, 1}, {3})});
   modules.push_back({"b", Tensor({1, 1}, {4}), Tensor({2, 1}, {5, 6})});
   absl::StatusOr<std::vector<float>> flat = FlattenLora(modules);
@@ -124,22 +124,22 @@ TEST(MbcTest, RecoversPlantedClustersOfSyntheticAdapters) {
   std::mt19937 rng(9);
   std::normal_distribution<float> normal;
   auto random_modules = [&](float sigma) {
-    std::vector<LoraModule> m;
+    std::vector<NamedLoraModule> m;
     for (const char* name : {"layers.0.q", "layers.0.v"}) {
-      LoraModule module{name, Tensor::Zeros({r, width}), Tensor::Zeros({width, r})};
+      NamedLoraModule module{name, Tensor::Zeros({r, width}), Tensor::Zeros({width, r})};
       for (float& x : module.a.values()) x = sigma * normal(rng);
       for (float& x : module.b.values()) x = sigma * normal(rng);
       m.push_back(std::move(module));
     }
     return m;
   };
-  std::vector<std::vector<LoraModule>> centres;
+  std::vector<std::vector<NamedLoraModule>> centres;
   for (int c = 0; c < clusters; ++c) centres.push_back(random_modules(1.0f));
   const int order[] = {7, 0, 12, 3, 9, 14, 1, 5, 10, 2, 8, 13, 4, 11, 6};  // planted = index / 5
   std::vector<int> planted;
   std::vector<std::vector<float>> vectors;
   for (int index : order) {
-    std::vector<LoraModule> adapter = random_modules(0.4f);
+    std::vector<NamedLoraModule> adapter = random_modules(0.4f);
     const auto& centre = centres[index / per_cluster];
     for (size_t m = 0; m < adapter.size(); ++m) {
       for (int64_t i = 0; i < adapter[m].a.size(); ++i) adapter[m].a.at(i) += centre[m].a.at(i);

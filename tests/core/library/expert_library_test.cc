@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "gtest/gtest.h"
 #include "src/core/io/safetensors.h"
@@ -104,6 +105,22 @@ TEST_F(ExpertLibraryTest, RsLoraAndModuleAlphaScales) {
   EXPECT_DOUBLE_EQ(loaded->lora.at("m.q").scale, 8 / std::sqrt(2.0));
   EXPECT_DOUBLE_EQ(loaded->lora.at("m.v").scale, 2 / std::sqrt(4.0));
   EXPECT_DOUBLE_EQ(loaded->lora.at("m.v").alpha, 2);
+}
+
+// Files from `libra merge` carry their scaling as metadata.
+TEST_F(ExpertLibraryTest, AlphaFromFileMetadata) {
+  for (const auto& [key, value, want_alpha] :
+       std::vector<std::tuple<std::string, std::string, double>>{{"lora_alpha", "16", 16}, {"lora_scale", "1.5", 3}}) {
+    SafetensorsWriter writer;
+    ExpertWeights weights = SmallLora(2);
+    ASSERT_TRUE(AddExpertWeights(weights, DType::kF32, &writer).ok());
+    writer.SetMetadata(key, value);
+    ExpertRecord record;
+    record.name = key;
+    absl::StatusOr<ExpertRecord> added = library_->Add(record, writer.Serialize());
+    ASSERT_TRUE(added.ok()) << added.status();
+    EXPECT_DOUBLE_EQ(added->lora.alpha, want_alpha) << key;  // rank 2: scale 1.5 -> alpha 3
+  }
 }
 
 TEST_F(ExpertLibraryTest, SparseAndDeltaExperts) {

@@ -18,7 +18,7 @@ TEST(LoraModulesTest, PairsPeftTensorsByModuleInPathOrder) {
   ASSERT_TRUE(w.Add("base_model.model.layers.0.q.bias", Tensor::Zeros({4})).ok());
   absl::StatusOr<SafetensorsFile> file = FileOf(w);
   ASSERT_TRUE(file.ok()) << file.status();
-  absl::StatusOr<std::vector<LoraModule>> modules = ReadLoraModules(*file);
+  absl::StatusOr<std::vector<NamedLoraModule>> modules = ReadLoraModules(*file);
   ASSERT_TRUE(modules.ok()) << modules.status();
   ASSERT_EQ(modules->size(), 2u);
   EXPECT_EQ((*modules)[0].name, "layers.0.q");

@@ -29,10 +29,10 @@ TEST(ExpertFileTest, GroupsTensorsIntoModulesByKind) {
   ASSERT_TRUE(writer.Add("a.q.lora_B.weight", RandomTensor({5, 4}, 2)).ok());
   ASSERT_TRUE(writer.Add("a.k.lora_A", RandomTensor({2, 6}, 3)).ok());
   ASSERT_TRUE(writer.Add("a.k.lora_B", RandomTensor({5, 2}, 4)).ok());
-  ASSERT_TRUE(writer.Add("a.v.sparse_values", Tensor({2}, {1.0f, 2.0f})).ok());
-  ASSERT_TRUE(writer.AddInt64("a.v.sparse_indices", {{2}, {3, 7}}).ok());
-  ASSERT_TRUE(writer.AddInt64("a.v.sparse_shape", {{2}, {3, 4}}).ok());
-  ASSERT_TRUE(writer.Add("a.o.delta", RandomTensor({5, 6}, 5)).ok());
+  ASSERT_TRUE(writer.Add("a.v.sparse.values", Tensor({2}, {1.0f, 2.0f})).ok());
+  ASSERT_TRUE(writer.AddInt64("a.v.sparse.indices", {{2}, {3, 7}}).ok());
+  ASSERT_TRUE(writer.AddInt64("a.v.sparse.shape", {{2}, {3, 4}}).ok());
+  ASSERT_TRUE(writer.Add("a.o.delta.weight", RandomTensor({5, 6}, 5)).ok());
   ASSERT_TRUE(writer.Add("a.bias", RandomTensor({5}, 6)).ok());
   writer.SetMetadata("lora_alpha", "8");
   absl::StatusOr<ExpertFile> expert = FromWriter(writer);
@@ -110,13 +110,13 @@ TEST(ExpertFileTest, RejectsInconsistentModules) {
       {[](SafetensorsWriter* w) {
          (void)w->Add("m.lora_A.weight", RandomTensor({2, 3}, 1));
          (void)w->Add("m.lora_B.weight", RandomTensor({3, 2}, 2));
-         (void)w->Add("m.delta", RandomTensor({3, 3}, 2));
+         (void)w->Add("m.delta.weight", RandomTensor({3, 3}, 2));
        },
        "module \"m\": needs exactly"},
-      {[](SafetensorsWriter* w) { (void)w->AddInt64("m.sparse_values", {{1}, {1}}); },
+      {[](SafetensorsWriter* w) { (void)w->AddInt64("m.sparse.values", {{1}, {1}}); },
        "does not fit its role"},
       {[](SafetensorsWriter* w) {
-         (void)w->Add("m.delta", RandomTensor({3, 3}, 2));
+         (void)w->Add("m.delta.weight", RandomTensor({3, 3}, 2));
          w->SetMetadata("lora_alpha", "sixteen");
        },
        "metadata \"lora_alpha\": \"sixteen\" is not a number"},

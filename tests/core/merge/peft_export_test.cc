@@ -57,7 +57,7 @@ TEST(PeftExportTest, WritesConfigAndPrefixedTensorsThatReload) {
 
 TEST(PeftExportTest, RefusesDenseModules) {
   SafetensorsWriter merged;
-  ASSERT_TRUE(merged.Add("layers.0.q_proj.delta", RandomTensor({5, 6}, 1)).ok());
+  ASSERT_TRUE(merged.Add("layers.0.q_proj.delta.weight", RandomTensor({5, 6}, 1)).ok());
   ASSERT_TRUE(merged.WriteAtomically(TempPath("dense.safetensors")).ok());
   absl::Status status = ExportMergedLoraAsPeft(TempPath("dense.safetensors"), TempPath("peft2"), "");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);

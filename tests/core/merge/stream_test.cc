@@ -86,7 +86,7 @@ TEST_F(StreamMergeTest, LinearDeltaMatchesDirectFormulaPerModule) {
       const std::vector<float> d = ExpertDelta(request.experts[i].path, module);
       for (int j = 0; j < 120; ++j) expected[j] += static_cast<float>(args.per_expert["weight"][i]) * d[j];
     }
-    absl::StatusOr<Tensor> merged = out.ReadFloat(std::string(module) + ".delta");
+    absl::StatusOr<Tensor> merged = out.ReadFloat(std::string(module) + ".delta.weight");
     ASSERT_TRUE(merged.ok()) << merged.status();
     EXPECT_TRUE(AllClose(merged->values(), expected, 1e-5f, 1e-4f)) << module;
   }
@@ -114,7 +114,7 @@ TEST_F(StreamMergeTest, TiesStreamedEqualsTiesOnDenseDeltas) {
   for (int i = 0; i < 3; ++i) dense.emplace_back(Shape{12, 10}, ExpertDelta(request.experts[i].path, "h.1.q"));
   absl::StatusOr<Tensor> expected = Merge(*request.method, nullptr, dense, request.params);
   ASSERT_TRUE(expected.ok());
-  EXPECT_TRUE(AllClose(out.ReadFloat("h.1.q.delta")->values(), expected->values(), 1e-5f, 1e-4f));
+  EXPECT_TRUE(AllClose(out.ReadFloat("h.1.q.delta.weight")->values(), expected->values(), 1e-5f, 1e-4f));
 }
 
 TEST_F(StreamMergeTest, SvdOutputReloadsAsLoraAndReproducesDeltaAtFullRank) {
@@ -136,7 +136,7 @@ TEST_F(StreamMergeTest, SvdOutputReloadsAsLoraAndReproducesDeltaAtFullRank) {
     ModuleDelta lora = *reloaded->Load(*entry);
     EXPECT_EQ(lora.lora.scale, 1.0f);
     EXPECT_TRUE(AllClose(NaiveProduct(lora.lora.b, lora.lora.a, lora.lora.scale),
-                         delta_out.ReadFloat(std::string(module) + ".delta")->values(), 1e-4f, 1e-3f));
+                         delta_out.ReadFloat(std::string(module) + ".delta.weight")->values(), 1e-4f, 1e-3f));
   }
 }
 
@@ -197,9 +197,9 @@ TEST_F(StreamMergeTest, SparseOverlapStaysSparseOnDisk) {
   auto write_sparse = [&](const std::string& name, std::vector<int64_t> indices, std::vector<float> values) {
     SafetensorsWriter writer;
     const int64_t nnz = static_cast<int64_t>(values.size());
-    EXPECT_TRUE(writer.Add("m.sparse_values", Tensor({nnz}, values)).ok());
-    EXPECT_TRUE(writer.AddInt64("m.sparse_indices", {{nnz}, indices}).ok());
-    EXPECT_TRUE(writer.AddInt64("m.sparse_shape", {{2}, {4, 5}}).ok());
+    EXPECT_TRUE(writer.Add("m.sparse.values", Tensor({nnz}, values)).ok());
+    EXPECT_TRUE(writer.AddInt64("m.sparse.indices", {{nnz}, indices}).ok());
+    EXPECT_TRUE(writer.AddInt64("m.sparse.shape", {{2}, {4, 5}}).ok());
     const std::string path = dir_ + "/" + name + ".safetensors";
     EXPECT_TRUE(writer.WriteAtomically(path).ok());
     return path;
@@ -212,9 +212,9 @@ TEST_F(StreamMergeTest, SparseOverlapStaysSparseOnDisk) {
   request.out_path = dir_ + "/out.safetensors";
   ASSERT_TRUE(MergeExpertFiles(request).ok());
   SafetensorsFile out = *SafetensorsFile::Open(request.out_path);
-  EXPECT_EQ(out.ReadInt64("m.sparse_indices")->values, (std::vector<int64_t>{0, 3, 7, 19}));
-  EXPECT_EQ(out.ReadFloat("m.sparse_values")->values(), (std::vector<float>{1.0f, -1.0f, 3.0f, 3.0f}));
-  EXPECT_EQ(out.ReadInt64("m.sparse_shape")->values, (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(out.ReadInt64("m.sparse.indices")->values, (std::vector<int64_t>{0, 3, 7, 19}));
+  EXPECT_EQ(out.ReadFloat("m.sparse.values")->values(), (std::vector<float>{1.0f, -1.0f, 3.0f, 3.0f}));
+  EXPECT_EQ(out.ReadInt64("m.sparse.shape")->values, (std::vector<int64_t>{4, 5}));
 }
 
 TEST_F(StreamMergeTest, ExpertFileRejectsHalfALora) {

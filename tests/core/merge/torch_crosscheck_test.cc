@@ -68,7 +68,7 @@ TEST(TorchCrosscheckTest, MethodsMatchTorchOnLoraExperts) {
     ASSERT_EQ(reference.size(), 2u) << output;
     SafetensorsFile merged = *SafetensorsFile::Open(request.out_path);
     for (const auto& [module, values] : reference.items()) {
-      const std::vector<float> ours = merged.ReadFloat(module + ".delta")->values();
+      const std::vector<float> ours = merged.ReadFloat(module + ".delta.weight")->values();
       ASSERT_EQ(ours.size(), values.size()) << module;
       int differing = 0;
       for (size_t j = 0; j < ours.size(); ++j) {
