@@ -13,7 +13,7 @@
 
 #include <torch/torch.h>
 
-#include "src/cli/runtime.h"
+#include "src/nn/runtime.h"
 #include "src/nn/adapters.h"
 #include "src/nn/model.h"
 #include "src/nn/trainer.h"

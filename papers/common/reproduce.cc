@@ -18,6 +18,7 @@
 #include "papers/common/subprocess.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/status_macros.h"
+#include "src/nn/runtime.h"
 
 namespace libra::papers {
 
@@ -142,8 +143,9 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   ctx.options = options;
   for (int s = 1; s <= options.seeds; ++s) ctx.seeds.push_back(s);
   ctx.out_dir = options.out.empty() ? DefaultOut(spec.id) : options.out;
-  unsigned cores = std::thread::hardware_concurrency();
-  ctx.threads = options.threads > 0 ? options.threads : static_cast<int>(cores ? cores : 1);
+  // OpenBLAS at one thread, no malloc trimming, torch's threads set: the
+  // same start-up every libra binary makes (src/nn/runtime.h).
+  ctx.threads = ConfigureRuntime(options.threads);
   ArtifactCache cache(options.cache_dir.empty() ? ArtifactCache::DefaultRoot() : options.cache_dir);
   ctx.cache = &cache;
   std::error_code ec;

@@ -16,7 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "src/cli/command.h"
-#include "src/cli/runtime.h"
+#include "src/nn/runtime.h"
 
 ABSL_FLAG(int, threads, 0, "Compute threads (0: all cores).");
 

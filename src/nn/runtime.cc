@@ -1,4 +1,4 @@
-#include "src/cli/runtime.h"
+#include "src/nn/runtime.h"
 
 #include <dlfcn.h>
 #include <malloc.h>

@@ -5,8 +5,8 @@
 // the OS on every step, and torch's thread count left implicit.
 //
 //   int main(int argc, char** argv) { libra::ConfigureRuntime(/*threads=*/0); ... }
-#ifndef LIBRA_CLI_RUNTIME_H_
-#define LIBRA_CLI_RUNTIME_H_
+#ifndef LIBRA_NN_RUNTIME_H_
+#define LIBRA_NN_RUNTIME_H_
 
 namespace libra {
 
@@ -17,4 +17,4 @@ int ConfigureRuntime(int threads);
 
 }  // namespace libra
 
-#endif  // LIBRA_CLI_RUNTIME_H_
+#endif  // LIBRA_NN_RUNTIME_H_
