@@ -36,7 +36,7 @@
 #include "papers/common/reproduce.h"
 #include "papers/common/suite_cache.h"
 #include "papers/testbed/nearest_class_mean.h"
-#include "src/cli/runtime.h"
+#include "src/nn/runtime.h"
 #include "src/core/status_macros.h"
 #include "src/core/text/byte_tokenizer.h"
 #include "src/data/flan_example.h"
