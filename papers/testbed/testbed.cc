@@ -293,14 +293,7 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
 
   auto add = [&](const std::string& id, const std::string& statement, Quantity a, Quantity b,
                  Direction d, double margin) {
-    Claim c;
-    c.id = id;
-    c.statement = statement;
-    c.a = std::move(a);
-    c.b = std::move(b);
-    c.direction = d;
-    c.margin = margin;
-    results.AddClaim(std::move(c));
+    results.AddClaim(Claim{id, statement, std::move(a), std::move(b), d, margin});
   };
   add("base_poor", "The base model alone is poor at every task (best task R² below 0.5).",
       Quantity::Metric("base/best_task"), Quantity::Constant(0.5), Direction::kLess, 0.0);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/cli/run_command.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
 #include "src/core/library/expert_library.h"
@@ -23,11 +24,6 @@ namespace libra {
 namespace {
 
 constexpr int64_t kOut = 8, kIn = 10, kRank = 2;
-
-struct CommandResult {
-  int code;
-  std::string output;
-};
 
 class ArrowClusterCommandTest : public ::testing::Test {
  protected:
@@ -58,13 +54,7 @@ class ArrowClusterCommandTest : public ::testing::Test {
   }
 
   CommandResult Libra(const std::string& args) const {
-    const std::string command = "src/cli/libra " + args + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string output;
-    char buffer[4096];
-    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-    const int status = pclose(pipe);
-    return {WEXITSTATUS(status), output};
+    return RunCommand("src/cli/libra " + args + " 2>&1");
   }
 
   std::string dir_;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/cli/run_command.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
 #include "src/core/library/expert_library.h"
@@ -30,11 +31,6 @@ Tensor Random(Shape shape, uint32_t seed) {
   for (float& v : values) v = uniform(rng);
   return Tensor(shape, values);
 }
-
-struct CommandResult {
-  int code;
-  std::string output;  // stdout and stderr
-};
 
 class MergeCommandTest : public ::testing::Test {
  protected:
@@ -60,13 +56,7 @@ class MergeCommandTest : public ::testing::Test {
   std::string Expert(int e) const { return dir_ + "/lib/" + (e == 0 ? "a" : "b") + ".safetensors"; }
 
   CommandResult Libra(const std::string& args) const {
-    const std::string command = "src/cli/libra merge " + args + " --threads=2 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string output;
-    char buffer[4096];
-    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-    const int status = pclose(pipe);
-    return {WEXITSTATUS(status), output};
+    return RunCommand("src/cli/libra merge " + args + " --threads=2 2>&1");
   }
 
   // scale * B A of expert e, module m.

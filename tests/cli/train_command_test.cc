@@ -10,25 +10,14 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "tests/cli/run_command.h"
 #include "src/core/io/safetensors.h"
 
 namespace libra {
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result Libra(const std::string& args) {
-  const std::string command = "src/cli/libra " + args + " --threads=2 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
+CommandResult Libra(const std::string& args) {
+  return RunCommand("src/cli/libra " + args + " --threads=2 2>&1");
 }
 
 class TrainCommandTest : public ::testing::Test {
@@ -53,7 +42,7 @@ std::string TrainCommandTest::dir_;
 
 TEST_F(TrainCommandTest, TrainsAnExpertThenEvaluatesAndGenerates) {
   const std::string base = "--base " + dir_ + "/base --data " + dir_ + "/train.jsonl";
-  Result train = Libra("train " + base + " --task rev --type lora --rank 4 --steps 6 --batch_size 4 "
+  CommandResult train = Libra("train " + base + " --task rev --type lora --rank 4 --steps 6 --batch_size 4 "
                        "--lr 0.01 --seed 3 --name rev --out " + dir_ + "/rev.safetensors");
   ASSERT_EQ(train.code, 0) << train.output;
   EXPECT_TRUE(absl::StrContains(train.output, "trained 6 steps")) << train.output;
@@ -66,20 +55,20 @@ TEST_F(TrainCommandTest, TrainsAnExpertThenEvaluatesAndGenerates) {
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/rev.metrics.jsonl"));
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/rev.ckpt.safetensors"));
 
-  Result eval = Libra("eval " + base + " --task rev --max_new_tokens 4 --json --expert_file " + dir_ +
+  CommandResult eval = Libra("eval " + base + " --task rev --max_new_tokens 4 --json --expert_file " + dir_ +
                       "/rev.safetensors");
   ASSERT_EQ(eval.code, 0) << eval.output;
   EXPECT_TRUE(absl::StrContains(eval.output, "\"count\":16")) << eval.output;
   EXPECT_TRUE(absl::StrContains(eval.output, "\"rouge_l\"")) << eval.output;
 
-  Result mix = Libra("eval " + base + " --task rev --limit 2 --max_new_tokens 2 --mixing parameter "
+  CommandResult mix = Libra("eval " + base + " --task rev --limit 2 --max_new_tokens 2 --mixing parameter "
                      "--expert_file " + dir_ + "/rev.safetensors," + dir_ + "/rev.safetensors");
   ASSERT_EQ(mix.code, 0) << mix.output;
 
-  Result generate = Libra("generate --base " + dir_ + "/base --max_new_tokens 3 'R ab'");
+  CommandResult generate = Libra("generate --base " + dir_ + "/base --max_new_tokens 3 'R ab'");
   EXPECT_EQ(generate.code, 0) << generate.output;
 
-  Result full = Libra("train " + base + " --type full --target_modules down_proj --steps 2 "
+  CommandResult full = Libra("train " + base + " --type full --target_modules down_proj --steps 2 "
                       "--full_checkpoint --out " + dir_ + "/full");
   ASSERT_EQ(full.code, 0) << full.output;
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/full/model.safetensors"));
@@ -88,39 +77,39 @@ TEST_F(TrainCommandTest, TrainsAnExpertThenEvaluatesAndGenerates) {
 
 TEST_F(TrainCommandTest, BadInputsStopWithClearErrors) {
   const std::string base = "--base " + dir_ + "/base";
-  Result missing = Libra("train " + base + " --data " + dir_ + "/nope.jsonl --out " + dir_ + "/x.safetensors");
+  CommandResult missing = Libra("train " + base + " --data " + dir_ + "/nope.jsonl --out " + dir_ + "/x.safetensors");
   EXPECT_EQ(missing.code, 1);
   EXPECT_TRUE(absl::StrContains(missing.output, "libra: error:")) << missing.output;
   EXPECT_TRUE(absl::StrContains(missing.output, "nope.jsonl")) << missing.output;
 
   std::ofstream(dir_ + "/bad.jsonl") << "{\"source\": \"a\"}\n";
-  Result no_target = Libra("train " + base + " --data " + dir_ + "/bad.jsonl --out " + dir_ + "/x.safetensors");
+  CommandResult no_target = Libra("train " + base + " --data " + dir_ + "/bad.jsonl --out " + dir_ + "/x.safetensors");
   EXPECT_EQ(no_target.code, 1);
   EXPECT_TRUE(absl::StrContains(no_target.output, "bad.jsonl:1")) << no_target.output;
   EXPECT_TRUE(absl::StrContains(no_target.output, "target")) << no_target.output;
 
   std::filesystem::create_directories(dir_ + "/gpt2");
   std::ofstream(dir_ + "/gpt2/config.json") << "{\"model_type\": \"gpt2\"}";
-  Result arch = Libra("train --base " + dir_ + "/gpt2 --data " + dir_ + "/train.jsonl --out " + dir_ + "/x.safetensors");
+  CommandResult arch = Libra("train --base " + dir_ + "/gpt2 --data " + dir_ + "/train.jsonl --out " + dir_ + "/x.safetensors");
   EXPECT_EQ(arch.code, 1);
   EXPECT_TRUE(absl::StrContains(arch.output, "unknown architecture model_type \"gpt2\"")) << arch.output;
 
   ASSERT_EQ(std::system(("/usr/bin/python3 tests/nn/reference_forward.py " + dir_ + "/small llama 1 > /dev/null").c_str()), 0);
-  Result vocab = Libra("train --base " + dir_ + "/small --data " + dir_ + "/train.jsonl --out " + dir_ + "/x.safetensors");
+  CommandResult vocab = Libra("train --base " + dir_ + "/small --data " + dir_ + "/train.jsonl --out " + dir_ + "/x.safetensors");
   EXPECT_EQ(vocab.code, 1);
   EXPECT_TRUE(absl::StrContains(vocab.output, "tokenizer has 260 tokens but the model's vocab_size is 67"))
       << vocab.output;
 
   ASSERT_EQ(std::system(("/usr/bin/python3 tests/nn/reference_forward.py " + dir_ +
                          "/broken llama 1 --vocab 260 --nan > /dev/null").c_str()), 0);
-  Result nan = Libra("train --base " + dir_ + "/broken --data " + dir_ + "/train.jsonl --steps 3 "
+  CommandResult nan = Libra("train --base " + dir_ + "/broken --data " + dir_ + "/train.jsonl --steps 3 "
                      "--out " + dir_ + "/nan.safetensors");
   EXPECT_EQ(nan.code, 1);
   EXPECT_TRUE(absl::StrContains(nan.output, "loss is NaN at step 1")) << nan.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/nan.safetensors"));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/x.safetensors"));
 
-  Result usage = Libra("train " + base + " --data " + dir_ + "/train.jsonl --type dora --out " + dir_ + "/x.safetensors");
+  CommandResult usage = Libra("train " + base + " --data " + dir_ + "/train.jsonl --type dora --out " + dir_ + "/x.safetensors");
   EXPECT_EQ(usage.code, 2) << usage.output;
 }
 

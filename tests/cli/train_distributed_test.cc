@@ -13,25 +13,14 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "tests/cli/run_command.h"
 #include "src/core/io/safetensors.h"
 
 namespace libra {
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result Libra(const std::string& args) {
-  const std::string command = "src/cli/libra " + args + " --threads=1 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
+CommandResult Libra(const std::string& args) {
+  return RunCommand("src/cli/libra " + args + " --threads=1 2>&1");
 }
 
 int CountLines(const std::string& path) {
@@ -67,9 +56,9 @@ TEST_F(TrainDistributedTest, TwoRanksEqualOneRankOnTheSameGlobalBatch) {
                              "/train.jsonl --task rev --type lora --rank 4 --steps 4 --lr 0.01 "
                              "--seed 5 --log_every 1 --name rev";
   // One process: all 8 examples per step. Two: 4 each (--batch_size is per rank).
-  const Result one = Libra(common + " --batch_size 8 --out " + dir_ + "/one.safetensors");
+  const CommandResult one = Libra(common + " --batch_size 8 --out " + dir_ + "/one.safetensors");
   ASSERT_EQ(one.code, 0) << one.output;
-  const Result two =
+  const CommandResult two =
       Libra(common + " --batch_size 4 --nproc 2 --out " + dir_ + "/two.safetensors");
   ASSERT_EQ(two.code, 0) << two.output;
 
@@ -105,14 +94,14 @@ TEST_F(TrainDistributedTest, TwoRanksEqualOneRankOnTheSameGlobalBatch) {
 }
 
 TEST_F(TrainDistributedTest, AFailingRankFailsTheCommand) {
-  const Result bad = Libra("train --base " + dir_ + "/base --data " + dir_ +
+  const CommandResult bad = Libra("train --base " + dir_ + "/base --data " + dir_ +
                            "/missing.jsonl --nproc 2 --out " + dir_ + "/bad.safetensors");
   EXPECT_EQ(bad.code, 1) << bad.output;
   EXPECT_TRUE(absl::StrContains(bad.output, "missing.jsonl")) << bad.output;
   EXPECT_TRUE(absl::StrContains(bad.output, "libra: error: launcher: rank ")) << bad.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/bad.safetensors"));
 
-  const Result usage = Libra("train --base " + dir_ + "/base --data " + dir_ +
+  const CommandResult usage = Libra("train --base " + dir_ + "/base --data " + dir_ +
                              "/train.jsonl --nproc 0 --out " + dir_ + "/bad.safetensors");
   EXPECT_EQ(usage.code, 2) << usage.output;
   EXPECT_TRUE(absl::StrContains(usage.output, "--nproc must be at least 1, got 0")) << usage.output;
