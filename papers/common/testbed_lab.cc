@@ -10,7 +10,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "papers/common/artifact_cache.h"
 #include "papers/common/suite_cache.h"
 #include "src/core/io/atomic_file.h"
@@ -72,6 +74,8 @@ nlohmann::json LabConfig::BaseKey() const {
           {"intermediate", intermediate},
           {"max_length", max_length},
           {"pretrain_examples", pretrain_examples},
+          {"pretrain_composition_fraction", pretrain_composition_fraction},
+          {"pretrain_framed_fraction", pretrain_framed_fraction},
           {"pretrain_steps", pretrain_steps},
           {"pretrain_batch", pretrain_batch},
           {"pretrain_lr", pretrain_lr}};
@@ -109,6 +113,8 @@ absl::Status LabConfig::Override(const nlohmann::json& o) {
   intermediate = merged["intermediate"];
   max_length = merged["max_length"];
   pretrain_examples = merged["pretrain_examples"];
+  pretrain_composition_fraction = merged["pretrain_composition_fraction"];
+  pretrain_framed_fraction = merged["pretrain_framed_fraction"];
   pretrain_steps = merged["pretrain_steps"];
   pretrain_batch = merged["pretrain_batch"];
   pretrain_lr = merged["pretrain_lr"];
@@ -144,6 +150,8 @@ data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config) {
   suite.validation_per_task = 16;
   suite.test_per_task = config.test_per_task;
   suite.pretrain.examples = config.pretrain_examples + 1000;
+  suite.pretrain.composition_fraction = config.pretrain_composition_fraction;
+  suite.pretrain.framed_fraction = config.pretrain_framed_fraction;
   return suite;
 }
 
@@ -218,6 +226,18 @@ absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_pat
   LIBRA_ASSIGN_OR_RETURN(nn::TrainStats stats, nn::Train(*model, data, options));
   const double seconds = SecondsSince(start);
   const double own_format = TokenAccuracy(*model, held_tokens);
+  // By family and by one operation or a composition ("pretrain/<family>/<codes>").
+  std::map<std::string, std::vector<nn::TokenizedExample>> groups;
+  for (size_t i = 0; i < held.size(); ++i) {
+    std::vector<std::string> parts = absl::StrSplit(held[i].task_name, '/');
+    const std::string family = parts.size() > 1 ? parts[1] : "other";
+    const bool composed = parts.size() > 2 && absl::StrContains(parts[2], '.');
+    groups[absl::StrCat(family, composed ? "/composed" : "/single")].push_back(held_tokens[i]);
+  }
+  nlohmann::json by_group = nlohmann::json::object();
+  for (const auto& [group, tokens] : groups) {
+    by_group[group] = {{"lines", tokens.size()}, {"token_accuracy", TokenAccuracy(*model, tokens)}};
+  }
   std::fprintf(stderr,
                "[lab] pretrained base: %lld steps in %.1f s, last loss %.3f, own-format token "
                "accuracy %.3f\n",
@@ -228,7 +248,8 @@ absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_pat
                            {"last_loss", stats.last_loss},
                            {"tokens_per_second", stats.tokens_per_second},
                            {"own_format_token_accuracy", own_format},
-                           {"own_format_lines", held.size()}};
+                           {"own_format_lines", held.size()},
+                           {"own_format_by_group", by_group}};
   LIBRA_RETURN_IF_ERROR(WriteFileAtomically(dir + "/pretrain.json", report.dump(2) + "\n"));
   return WriteFileAtomically(dir + "/base_key.json", config.BaseKey().dump(2) + "\n");
 }

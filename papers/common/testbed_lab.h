@@ -53,6 +53,9 @@ struct LabConfig {
   int64_t intermediate = 384;
   int64_t max_length = 96;
   int pretrain_examples = 20000;
+  // The corpus mix (src/data/synthetic/pretrain_corpus.h).
+  double pretrain_composition_fraction = 0.3;
+  double pretrain_framed_fraction = 0.5;
   int64_t pretrain_steps = 1500;
   int64_t pretrain_batch = 32;
   double pretrain_lr = 3e-3;
