@@ -8,6 +8,7 @@
 // OUT_DIR/base/config.json, OUT_DIR/base/model.safetensors  (HF Llama names)
 // OUT_DIR/library/library.pb + <expert>.safetensors          (src/core/library)
 // OUT_DIR/library/aux/arrow/<expert>.safetensors              (Arrow prototypes)
+// OUT_DIR/bundle.json {"random_weights": true, ...}: the page shows a banner
 //
 // The six experts come in three families (a shared direction plus each
 // expert's own part), so the similarity matrix and MBC have structure to show.
@@ -135,7 +136,11 @@ absl::Status WriteDemo(const std::string& out) {
   }
   absl::StatusOr<std::vector<libra::arrow::LibraryRefresh>> prototypes =
       libra::arrow::RefreshLibraryPrototypes(*library, /*top_k=*/1);
-  return prototypes.status();
+  if (!prototypes.ok()) return prototypes.status();
+  return libra::WriteFileAtomically(
+      out + "/bundle.json",
+      R"({"random_weights": true, "made_by": "web/make_demo_library", "seed": 2024})"
+      "\n");
 }
 
 }  // namespace
