@@ -99,6 +99,15 @@ function maxRelative(got, want) {
   assert.deepStrictEqual(lib.manifest, JSON.parse(fs.readFileSync(path.join(dir, 'library_expected.json'), 'utf8')));
   assert.deepStrictEqual(lib.manifest.experts[0].tasks, ['greeting', 'exclaim']);
   assert.strictEqual(lib.loraExperts().length, 1);
+  // The same library with its manifest as library.json (the JSON form).
+  const fromJson = await libra.openLibrary(async (rel) => {
+    if (rel === 'library.pb') return null;
+    if (rel === 'library.json') return Buffer.from(fs.readFileSync(path.join(dir, 'library_expected.json')));
+    return readFile(rel);
+  });
+  assert.deepStrictEqual(fromJson.manifest, lib.manifest);
+  await assert.rejects(libra.openLibrary(async (rel) => (rel === 'library.pb' ? readFile(rel) : null), { protoText }),
+                       (e) => e instanceof LibraError && e.code === 'NOT_FOUND' && e.message.includes('expert.safetensors'));
   const libModel = libra.createModel(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'),
                                      fs.readFileSync(path.join(dir, 'model.safetensors')));
   libModel.addLibraryExpert(lib.manifest, 'expert', lib.experts[0].bytes);
