@@ -187,7 +187,9 @@
     }
     // Opens an expert library folder through readFile(relativePath) ->
     // Promise<bytes, or null when the file is absent>: library.pb (or a
-    // library.json in the manifest's JSON form), then every expert's file.
+    // library.json in the manifest's JSON form), then every expert's file,
+    // and with options.auxiliary (kinds, e.g. ['arrow']) those auxiliary
+    // files that are present, as expert.auxiliary[kind].
     async openLibrary(readFile, options = {}) {
       let manifest;
       const pb = await readFile('library.pb');
@@ -202,7 +204,13 @@
       for (const record of manifest.experts) {
         const bytes = await readFile(record.file_name);
         if (!bytes) throw new LibraError(`NOT_FOUND: expert "${record.name}": missing file ${record.file_name}`);
-        experts.push({ name: record.name, record, bytes: asBytes(bytes) });
+        const auxiliary = {};
+        for (const kind of options.auxiliary || []) {
+          const file = record.auxiliary_files[kind];
+          const aux = file ? await readFile(file.file_name) : null;
+          if (aux) auxiliary[kind] = asBytes(aux);
+        }
+        experts.push({ name: record.name, record, bytes: asBytes(bytes), auxiliary });
       }
       return new Library(manifest, experts);
     }

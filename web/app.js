@@ -33,6 +33,7 @@ function loadBundle(base, library) {
   state.library = library;
   $('mbc-k').value = Math.min(3, library.loraExperts().length);
   renderLibrary();
+  checkPrototypes();
   cluster();
 }
 
@@ -54,6 +55,36 @@ function renderLibrary() {
     `<label><input type="checkbox" class="merge-choice" value="${i}" ${i < 3 ? 'checked' : ''}> ${escapeHtml(e.name)}</label>`).join('');
   $('legend').innerHTML = state.library.loraExperts().map((e, i) =>
     `<span style="background:${COLORS[i % COLORS.length]}">${escapeHtml(e.name)}</span>`).join('');
+}
+
+// The library's stored Arrow prototypes (aux/arrow, `libra arrow`) against
+// the ones computed here in wasm from each module's A and B: the
+// prototype is a unit vector up to sign, so |cos| should be 1.
+function checkPrototypes() {
+  let modules = 0, worst = 1, experts = 0;
+  for (const e of state.library.loraExperts()) {
+    const stored = e.auxiliary && e.auxiliary.arrow;
+    if (!stored) continue;
+    experts++;
+    for (const t of state.libra.inspect(stored, `${e.name} prototypes`).tensors) {
+      if (!t.name.endsWith('.prototypes')) continue;
+      const module = t.name.slice(0, -'.prototypes'.length);
+      const a = state.libra.readTensor(e.bytes, `${module}.lora_A.weight`, e.record.file_name);
+      const b = state.libra.readTensor(e.bytes, `${module}.lora_B.weight`, e.record.file_name);
+      const rank = a.length / t.shape[1];
+      const mine = state.libra.prototype(a, [rank, t.shape[1]], b, [b.length / rank, rank], 1);
+      const theirs = state.libra.readTensor(stored, t.name, `${e.name} prototypes`);
+      let dot = 0;
+      for (let i = 0; i < mine.length; i++) dot += mine[i] * theirs[i];
+      worst = Math.min(worst, Math.abs(dot));
+      modules++;
+    }
+  }
+  $('prototypes').textContent = modules === 0
+    ? 'Arrow prototypes: none stored in this library (the engine computes its own).'
+    : `Arrow prototypes stored in the library (aux/arrow) for ${experts} experts, ${modules} modules; ` +
+      `recomputed in wasm they agree to |cos| >= ${worst.toFixed(6)}.`;
+  $('prototypes').dataset.worst = worst;
 }
 
 function merge() {
@@ -164,7 +195,7 @@ async function loadDroppedFiles(fileList) {
   const library = await state.libra.openLibrary(async (rel) => {
     const file = byPath.get(root + rel);
     return file ? new Uint8Array(await file.arrayBuffer()) : null;
-  }, { protoText: state.protoText });
+  }, { protoText: state.protoText, auxiliary: ['arrow'] });
   const config = files.find((f) => /(^|\/)config\.json$/.test(f.path));
   const weights = files.find((f) => /(^|\/)model\.safetensors$/.test(f.path));
   const base = config && weights ? { configText: await config.file.text(),
@@ -186,7 +217,7 @@ async function main() {
     const configText = new TextDecoder().decode(await fetchBytes('demo/base/config.json'));
     const weights = await fetchBytes('demo/base/model.safetensors');
     const library = await state.libra.openLibrary((rel) => fetchBytes(`demo/library/${rel}`),
-                                                  { protoText: state.protoText });
+                                                  { protoText: state.protoText, auxiliary: ['arrow'] });
     loadBundle({ configText, weights }, library);
     $('merge').onclick = merge;
     $('run').onclick = run;

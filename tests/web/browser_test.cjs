@@ -46,6 +46,11 @@ async function clusterTexts(page) {
   assert.ok((await page.textContent('#library')).includes('6 experts'), await page.textContent('#library'));
   assert.strictEqual(await page.locator('#experts tr').count(), 7);
   assert.ok((await page.textContent('#experts')).includes('arrow'), 'Arrow prototypes listed as auxiliary files');
+  // 6 experts x 4 layers x 4 adapted projections, stored by native `libra
+  // arrow` code, recomputed in wasm.
+  assert.ok((await page.textContent('#prototypes')).includes('6 experts, 96 modules'),
+            await page.textContent('#prototypes'));
+  assert.ok(+(await page.getAttribute('#prototypes', 'data-worst')) > 0.9999);
 
   // MBC: similarity matrix and k=3 clusters; the stand-in's experts come in
   // three families by construction (make_demo_library.cc).
