@@ -184,6 +184,18 @@ function maxRelative(got, want) {
   const badName = JSON.parse(JSON.stringify(lib.manifest));
   badName.experts[0].name = '../escape';
   expectError(() => libra.parseManifest(badName, 'bad.json'), 'DATA_LOSS', 'invalid expert name');
+  // absl::StrSplit and CHexEscape are wasm/absl_compat stand-ins: the
+  // core's file-name checks and escaped messages must behave as natively.
+  const escaping = JSON.parse(JSON.stringify(lib.manifest));
+  escaping.experts[0].file_name = 'aux/../../x.safetensors';
+  expectError(() => libra.parseManifest(escaping, 'esc.json'), 'DATA_LOSS',
+              'file name "aux/../../x.safetensors" leaves the library folder');
+  escaping.experts[0].file_name = 'a//b.safetensors';
+  expectError(() => libra.parseManifest(escaping, 'esc.json'), 'DATA_LOSS', 'leaves the library folder');
+  escaping.experts[0].file_name = 'tab\there.safetensors';
+  expectError(() => libra.parseManifest(escaping, 'esc.json'), 'DATA_LOSS', 'file name "tab\\there.safetensors"');
+  escaping.experts[0].file_name = 'sub/dir/ok.safetensors';
+  assert.strictEqual(libra.parseManifest(escaping, 'esc.json').experts[0].file_name, 'sub/dir/ok.safetensors');
   const dup = JSON.parse(JSON.stringify(lib.manifest));
   dup.experts.push(dup.experts[0]);
   expectError(() => libra.parseManifest(dup, 'dup.json'), 'DATA_LOSS', 'listed twice');
