@@ -379,6 +379,81 @@ TEST(SparseTrainingTest, MaskRecomputedInFirstEpochCarriesValuesThenFreezes) {
   EXPECT_EQ(total, std::llround(0.05 * 2 * (32 * 32 + 16 * 32)));
 }
 
+// The AdamW moments of entries that stay in the mask move with them, new
+// entries start at 0: with the gradients zeroed (after_backward), one step
+// after the change leaves exp_avg = beta1 * (remapped exp_avg) exactly.
+TEST(SparseTrainingTest, AdamMomentsFollowTheirEntriesWhenTheMaskChanges) {
+  SparseOptions sparse;
+  sparse.keep_ratio = 0.1;
+  CausalLM model = SparseModel(sparse);
+  const std::string dir = testing::TempDir("sparse_moments");
+  TrainOptions options;
+  options.batch_size = 4;
+  options.max_steps = 4;
+  options.learning_rate = 1e-2;
+  options.progress = false;
+  options.checkpoint_path = dir + "/ckpt.safetensors";
+  options.stop_after_steps = 1;
+  options.before_step = SparseMaskSchedule(*model, sparse);
+  const std::vector<TokenizedExample> data = ReverseData(12);
+  ASSERT_TRUE(Train(*model, data, options).ok());
+  auto read = [&](const std::string& key) {
+    auto file = SafetensorsFile::Open(options.checkpoint_path);
+    EXPECT_TRUE(file.ok()) << file.status();
+    auto values = file->ReadFloat(key);
+    EXPECT_TRUE(values.ok()) << key;
+    return std::vector<float>(values->data(), values->data() + values->size());
+  };
+  std::map<std::string, std::vector<float>> m1, v1;
+  std::map<std::string, torch::Tensor> sources;
+  for (auto& [name, adapter] : SparseAdapters(*model)) {
+    m1[name] = read("exp_avg:" + name + ".adapter.values");
+    v1[name] = read("exp_avg_sq:" + name + ".adapter.values");
+  }
+  options.resume = true;
+  options.before_step = [&](const StepContext& context) -> absl::StatusOr<ParameterRemap> {
+    EXPECT_EQ(context.step, 1);
+    ParameterRemap remap;
+    for (auto& [name, adapter] : SparseAdapters(*model)) {
+      // Keep every other entry, add as many entries outside the mask.
+      std::set<int64_t> old = AsSet(adapter->indices), next;
+      int64_t k = 0;
+      for (int64_t i : old) if (k++ % 2 == 0) next.insert(i);
+      for (int64_t i = 0; static_cast<int64_t>(next.size()) < adapter->nnz(); ++i) {
+        if (!old.count(i)) next.insert(i);
+      }
+      sources[name] = adapter->SetMask(torch::tensor(std::vector<int64_t>(next.begin(), next.end())));
+      remap[name + ".adapter.values"] = sources[name];
+    }
+    return remap;
+  };
+  options.after_backward = [](std::vector<torch::Tensor>& grads) {
+    for (torch::Tensor& g : grads) g.zero_();
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(Train(*model, data, options).ok());
+  int64_t carried = 0, fresh = 0;
+  for (auto& [name, adapter] : SparseAdapters(*model)) {
+    const std::vector<float> m2 = read("exp_avg:" + name + ".adapter.values");
+    const std::vector<float> v2 = read("exp_avg_sq:" + name + ".adapter.values");
+    ASSERT_EQ(static_cast<int64_t>(m2.size()), adapter->nnz());
+    for (int64_t j = 0; j < adapter->nnz(); ++j) {
+      const int64_t from = sources[name][j].item<int64_t>();
+      if (from < 0) {
+        EXPECT_EQ(m2[j], 0.0f) << name << " new entry " << j;
+        EXPECT_EQ(v2[j], 0.0f) << name << " new entry " << j;
+        ++fresh;
+      } else {
+        EXPECT_FLOAT_EQ(m2[j], 0.9f * m1[name][from]) << name << " entry " << j;
+        EXPECT_FLOAT_EQ(v2[j], 0.999f * v1[name][from]) << name << " entry " << j;
+        carried += m1[name][from] != 0.0f;
+      }
+    }
+  }
+  EXPECT_GT(carried, 0);
+  EXPECT_GT(fresh, 0);
+}
+
 TEST(SparseExpertTest, RoundTripThroughExpertAndLibraryFilesIsLossless) {
   SparseOptions sparse;
   sparse.keep_ratio = 0.1;
