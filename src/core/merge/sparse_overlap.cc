@@ -80,6 +80,8 @@ absl::StatusOr<SparseDelta> MergeSparseOverlap(absl::Span<const SparseDelta> exp
   if (size <= 4 * static_cast<int64_t>(total)) {
     std::vector<float> sum(size, 0.0f);
     std::vector<int32_t> count(size, 0);
+    merged.indices.reserve(std::min<size_t>(size, total));
+    merged.values.reserve(std::min<size_t>(size, total));
     for (const SparseDelta& expert : experts) {
       for (size_t e = 0; e < expert.indices.size(); ++e) {
         sum[expert.indices[e]] += expert.values[e];
