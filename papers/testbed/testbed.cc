@@ -1,324 +1,313 @@
-// The testbed facts of issue 6, measured through the paper framework.
+// The testbed facts of issue 6 on a real small language model.
 //
-// STAND-IN. The LLM testbed (a pretrained Llama-family base model, per-task
-// LoRAs trained on the synthetic instruction suite) needs the LibTorch
-// training core, which has not landed yet. Until it does, this target runs a
-// closed-form analogue with the same five questions and says so in every
-// report: tasks are linear maps, the "base model" is a generic map, an
-// "expert" is a ridge-regression correction of the base on one task, merging
-// averages the corrections, and the "hidden state" is the input itself.
+//   base:    a Llama-family byte-level model pretrained on the instruction-free
+//            corpus of the synthetic suite (papers/common/testbed_lab.h)
+//   experts: one LoRA per held-in task (the lab's configuration)
+//   merge:   the mean of experts' LoRA deltas as a dense delta on each
+//            adapted projection
+//   score:   teacher-forced token accuracy on the task's test split (main
+//            metric at this scale); exact match of greedy decoding for the
+//            experts on their own task
+//   probe:   nearest class mean (standardised features) on the mean over the
+//            instruction tokens of the inputs to the adapted projections
+//            (the normed hidden states of every layer), base model
 //
-//   y = W_t x + noise,   W_t = M_f + kTaskSpread * U_t      (task t in family f)
-//   x = [c_t + kInstructionNoise * e ; z]                   (instruction part, content part)
-//   base:   W_0 = mean_f M_f + G                            (generic, knows no task)
-//   expert: W_0 + D_t, D_t = ridge(X_t, Y_t - W_0 X_t)      (closed form)
-//   merge:  W_0 + mean_{t in S} D_t                         (uniform merge of experts)
-//   score:  1 - |Y - W X|^2 / |Y - mean Y|^2                (R^2 on test inputs)
-//   probe:  linear discriminant on x, task label            (accuracy on test inputs)
+// One base model serves every seed (it is the shared artifact); a seed sets
+// the LoRA initialisation, the data order and the probe's train/test draw.
 #include <algorithm>
-#include <cmath>
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
-#include "Eigen/Dense"
+#include <torch/torch.h>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
+#include "papers/common/testbed_lab.h"
+#include "papers/testbed/nearest_class_mean.h"
+#include "src/core/status_macros.h"
+#include "src/nn/adapter.h"
+#include "src/nn/adapters.h"
+#include "src/nn/examples.h"
+#include "src/nn/model.h"
+#include "src/nn/runtime.h"
 
 namespace libra::papers::testbed {
 namespace {
 
-using Eigen::MatrixXd;
-using Eigen::VectorXd;
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
 
-// Sizes and constants of the stand-in (quick and full scale differ in counts only).
-constexpr int kFamilies = 4;
-constexpr int kHeldInPerFamily = 6;   // 24 held-in tasks, as the synthetic suite
-constexpr int kHeldOutPerFamily = 3;  // 12 held-out tasks
-constexpr int kInstructionDims = 16;  // 8 left some of 36 random codes confusable (probe 0.86)
-constexpr int kContentDims = 24;
-constexpr int kOutputDims = 12;
-constexpr double kTaskSpread = 0.45;       // task-specific part relative to the family part
-constexpr double kInstructionNoise = 0.6;  // paraphrase noise on the instruction part
-constexpr double kTargetNoise = 0.05;
-constexpr double kRidge = 1e-2;
-
-// splitmix64 + Box-Muller: the same numbers on every platform and library.
-class Rng {
+// Records the input of a projection (the normed hidden state) and leaves the
+// output unchanged.
+class RecordingAdapterImpl : public nn::AdapterImpl {
  public:
-  explicit Rng(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+  torch::Tensor Forward(const torch::Tensor& x, const torch::Tensor& weight,
+                        const torch::Tensor& bias) override {
+    last = x.detach();
+    return torch::nn::functional::linear(x, weight, bias.defined() ? bias : torch::Tensor());
   }
-  double Uniform() { return (Next() >> 11) * (1.0 / 9007199254740992.0); }
-  double Normal() {
-    double u = std::max(Uniform(), 1e-300);
-    return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * Uniform());
-  }
-  MatrixXd Gaussian(int rows, int cols, double scale) {
-    MatrixXd m(rows, cols);
-    for (int i = 0; i < rows; ++i)
-      for (int j = 0; j < cols; ++j) m(i, j) = scale * Normal();
-    return m;
-  }
-
- private:
-  uint64_t state_;
+  torch::Tensor DeltaWeight() override { return torch::Tensor(); }
+  std::string kind() const override { return "recording"; }
+  torch::Tensor last;
 };
 
-struct Task {
-  int family;
-  bool held_out;
-  MatrixXd w;            // [out, in]
-  VectorXd instruction;  // c_t
-};
-
-struct Split {
-  MatrixXd x;  // [in, n]
-  MatrixXd y;  // [out, n]
-};
-
-constexpr int kInputDims = kInstructionDims + kContentDims;
-
-Split Sample(const Task& t, int n, Rng& rng) {
-  Split s{MatrixXd(kInputDims, n), MatrixXd()};
-  for (int i = 0; i < n; ++i) {
-    for (int d = 0; d < kInstructionDims; ++d) {
-      s.x(d, i) = t.instruction(d) + kInstructionNoise * rng.Normal();
-    }
-    for (int d = 0; d < kContentDims; ++d) s.x(kInstructionDims + d, i) = rng.Normal();
+// Mean over the instruction tokens (after <bos>, before <sep>) of every
+// adapted projection's input, concatenated over layers.
+absl::StatusOr<std::vector<float>> ProbeFeatures(
+    nn::CausalLMImpl& model, const std::vector<std::shared_ptr<RecordingAdapterImpl>>& recorders,
+    const text::Tokenizer& tokenizer, const std::string& source) {
+  torch::NoGradGuard no_grad;
+  LIBRA_ASSIGN_OR_RETURN(std::vector<int64_t> prompt, nn::EncodePrompt(tokenizer, source));
+  torch::Tensor ids = torch::tensor(prompt, torch::kInt64).unsqueeze(0);
+  model.Hidden(ids);
+  const int64_t n = static_cast<int64_t>(prompt.size());
+  std::vector<float> features;
+  for (const auto& r : recorders) {
+    torch::Tensor mean = r->last[0].slice(0, 1, std::max<int64_t>(2, n - 1)).mean(0).contiguous();
+    const float* p = mean.data_ptr<float>();
+    features.insert(features.end(), p, p + mean.numel());
   }
-  s.y = t.w * s.x + rng.Gaussian(kOutputDims, n, kTargetNoise);
-  return s;
+  return features;
 }
 
-// R^2 of predictions W x on a split.
-double Score(const MatrixXd& w, const Split& s) {
-  MatrixXd centered = s.y.colwise() - s.y.rowwise().mean();
-  return 1.0 - (s.y - w * s.x).squaredNorm() / centered.squaredNorm();
-}
-
-// The expert's correction: ridge regression of the base's residual on x.
-MatrixXd TrainExpert(const MatrixXd& base, const Split& train) {
-  MatrixXd residual = train.y - base * train.x;
-  MatrixXd gram = train.x * train.x.transpose();
-  gram.diagonal().array() += kRidge * train.x.cols();
-  return gram.ldlt().solve(train.x * residual.transpose()).transpose();
-}
-
-MatrixXd Mean(const std::vector<const MatrixXd*>& ds) {
-  MatrixXd m = MatrixXd::Zero(kOutputDims, kInputDims);
-  for (const MatrixXd* d : ds) m += *d;
-  return m / static_cast<double>(ds.size());
-}
-
-double Cosine(const MatrixXd& a, const MatrixXd& b) {
-  return (a.array() * b.array()).sum() / (a.norm() * b.norm());
-}
+constexpr int kProbeTrainPerTask = 32;
 
 absl::Status RunTestbed(const RunContext& ctx, Results& results) {
-  const int train_n = ctx.quick() ? 64 : 512;
-  const int test_n = ctx.quick() ? 64 : 256;
-  results.SetConfig(nlohmann::json{{"stand_in", true},
-                                   {"families", kFamilies},
-                                   {"held_in_per_family", kHeldInPerFamily},
-                                   {"held_out_per_family", kHeldOutPerFamily},
-                                   {"instruction_dims", kInstructionDims},
-                                   {"content_dims", kContentDims},
-                                   {"output_dims", kOutputDims},
-                                   {"task_spread", kTaskSpread},
-                                   {"instruction_noise", kInstructionNoise},
-                                   {"target_noise", kTargetNoise},
-                                   {"ridge", kRidge},
-                                   {"train_per_task", train_n},
-                                   {"test_per_task", test_n}});
-  results.SetSetup(
-      "**Stand-in experiment.** The LLM testbed (a small pretrained Llama-family base model and "
-      "per-task LoRAs on the synthetic instruction suite of `src/data`) is the separate target "
-      "`//papers/testbed:reproduce_real`; at its current size it does NOT reproduce four of the "
-      "five facts (own expert 0.44 token accuracy, probe 0.61; see papers/testbed/README.md), so "
-      "it is not yet the registered experiment. Until it is, this target runs a "
-      "closed-form analogue of the same five questions: each task is a linear map "
-      "W_t = M_family + 0.45 U_t on inputs x = [instruction code + paraphrase noise; content]; "
-      "the base model is a generic map (the mean of the family maps plus noise), an expert is "
-      "the ridge-regression correction of the base on 64 examples of one task, a merge averages "
-      "experts' corrections, the score is R² on held-out inputs of the task, and the task probe "
-      "is a linear discriminant (class means, pooled covariance) on x. 4 families, 24 held-in and 12 held-out tasks. "
-      "These numbers say nothing about LLMs; they exercise the framework end to end.");
+  ConfigureRuntime(ctx.threads);
+  LIBRA_ASSIGN_OR_RETURN(const LabConfig config, LabConfigFromContext(ctx));
+  results.SetConfig(config.ToJson());
+  LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<Lab> lab, Lab::Open(ctx, config));
+  nn::CausalLMImpl& model = lab->model();
+  const text::ByteTokenizer& tokenizer = lab->tokenizer();
+  const std::vector<LabTask>& tasks = lab->tasks();
+  int n_in = 0, n_out = 0;
+  for (const LabTask& t : tasks) (t.held_out ? n_out : n_in) += 1;
 
-  const int total = static_cast<int>(ctx.seeds.size());
-  Progress progress("testbed", total);
-  std::vector<double> curve_sizes;
-  for (int k = 1; k <= kHeldInPerFamily; ++k) curve_sizes.push_back(k);
-  nlohmann::json similarity;
-  std::vector<std::string> task_labels;
+  // The base model on every task (the same for every seed: it is one artifact).
+  auto start = std::chrono::steady_clock::now();
+  std::vector<TaskScore> base_score(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    LIBRA_ASSIGN_OR_RETURN(base_score[i], lab->Score(tasks[i]));
+  }
+  const double base_eval_seconds = Seconds(start);
 
+  // Probe features (base model, every adapted layer's projection input).
+  std::vector<std::shared_ptr<RecordingAdapterImpl>> recorders;
+  for (auto& [name, linear] : model.Linears()) {
+    if (name.size() >= 6 && name.substr(name.size() - 6) == "q_proj") {
+      auto r = std::make_shared<RecordingAdapterImpl>();
+      linear->set_adapter(r);
+      recorders.push_back(r);
+    }
+  }
+  std::vector<std::vector<std::vector<float>>> probe_pool(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    // Train examples for the probe's class means, test examples to score.
+    for (int k = 0; k < kProbeTrainPerTask && k < static_cast<int>(tasks[i].train.size()); ++k) {
+      LIBRA_ASSIGN_OR_RETURN(auto f,
+                             ProbeFeatures(model, recorders, tokenizer, tasks[i].train[k].source));
+      probe_pool[i].push_back(std::move(f));
+    }
+  }
+  std::vector<std::vector<std::vector<float>>> probe_test(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    for (const data::FlanExample& e : tasks[i].test) {
+      LIBRA_ASSIGN_OR_RETURN(auto f, ProbeFeatures(model, recorders, tokenizer, e.source));
+      probe_test[i].push_back(std::move(f));
+    }
+  }
+  nn::DetachAdapters(model);
+
+  std::vector<std::vector<std::string>> timing_rows;
+  Progress progress("testbed", static_cast<int>(ctx.seeds.size() * tasks.size()));
+  double eval_seconds = 0;
   for (int seed : ctx.seeds) {
-    Rng rng(static_cast<uint64_t>(seed));
-    std::vector<MatrixXd> family(kFamilies);
-    MatrixXd generic = MatrixXd::Zero(kOutputDims, kInputDims);
-    for (auto& m : family) {
-      m = rng.Gaussian(kOutputDims, kInputDims, 1.0 / std::sqrt(kInputDims));
-      generic += m / kFamilies;
-    }
-    MatrixXd base = generic + rng.Gaussian(kOutputDims, kInputDims, 0.3 / std::sqrt(kInputDims));
-    std::vector<Task> tasks;
-    for (int f = 0; f < kFamilies; ++f) {
-      for (int i = 0; i < kHeldInPerFamily + kHeldOutPerFamily; ++i) {
-        Task t{f, i >= kHeldInPerFamily,
-               family[f] + rng.Gaussian(kOutputDims, kInputDims, kTaskSpread / std::sqrt(kInputDims)),
-               VectorXd(kInstructionDims)};
-        for (int d = 0; d < kInstructionDims; ++d) t.instruction(d) = rng.Normal();
-        tasks.push_back(std::move(t));
-      }
-    }
-    std::vector<Split> train, test;
-    for (const Task& t : tasks) {
-      train.push_back(Sample(t, train_n, rng));
-      test.push_back(Sample(t, test_n, rng));
-    }
-
-    // Fact 1 and 2: the base on every task; each held-in expert on its own task.
-    std::vector<MatrixXd> expert(tasks.size());
-    double base_in = 0, base_out = 0, base_max = -1e9, own = 0, own_min = 1e9;
-    int n_in = 0, n_out = 0;
+    double base_in = 0, base_out = 0, base_best = 0;
     for (size_t i = 0; i < tasks.size(); ++i) {
-      double b = Score(base, test[i]);
-      base_max = std::max(base_max, b);
-      if (tasks[i].held_out) {
-        base_out += b;
-        ++n_out;
-        continue;
-      }
-      base_in += b;
-      ++n_in;
-      expert[i] = TrainExpert(base, train[i]);
-      double e = Score(base + expert[i], test[i]);
-      own += e;
-      own_min = std::min(own_min, e);
+      (tasks[i].held_out ? base_out : base_in) += base_score[i].token_accuracy;
+      base_best = std::max(base_best, base_score[i].token_accuracy);
     }
     results.AddValue("base/held_in", seed, base_in / n_in);
     results.AddValue("base/held_out", seed, base_out / n_out);
-    results.AddValue("base/best_task", seed, base_max);
+    results.AddValue("base/best_task", seed, base_best);
+    if (lab->base_report().contains("own_format_token_accuracy")) {
+      results.AddValue("base/own_format", seed,
+                       lab->base_report()["own_format_token_accuracy"].get<double>());
+    }
+
+    // Fact 2: one expert per held-in task, on its own task.
+    std::map<std::string, Expert> experts;
+    double own = 0, own_min = 1, own_em = 0;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (tasks[i].held_out) continue;
+      LIBRA_ASSIGN_OR_RETURN(Expert expert,
+                             lab->CachedLora({&tasks[i]}, static_cast<uint64_t>(seed) * 1000 + i));
+      auto t0 = std::chrono::steady_clock::now();
+      LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, expert, /*trainable=*/false));
+      LIBRA_ASSIGN_OR_RETURN(TaskScore s, lab->Score(tasks[i], /*exact_match=*/true));
+      nn::DetachAdapters(model);
+      eval_seconds += Seconds(t0);
+      experts[tasks[i].name] = std::move(expert);
+      own += s.token_accuracy;
+      own_em += s.exact_match;
+      own_min = std::min(own_min, s.token_accuracy);
+      results.AddValue(absl::StrCat("expert/", tasks[i].name), seed, s.token_accuracy);
+      progress.Advance(absl::StrCat("seed ", seed, " ", tasks[i].name));
+    }
     results.AddValue("expert/own_task", seed, own / n_in);
     results.AddValue("expert/own_task_worst", seed, own_min);
+    results.AddValue("expert/own_task_em", seed, own_em / n_in);
 
-    // Fact 3 and 4: held-out tasks with merges of unrelated (other families')
-    // and related (own family's) experts; and the merge size curve.
-    double unrelated = 0, related = 0;
-    std::vector<double> curve(kHeldInPerFamily, 0.0);
+    // Facts 3 and 4: held-out tasks under uniform merges of unrelated (other
+    // families') and related (the task's `related` list) experts.
+    double unrelated = 0, related = 0, family = 0;
     for (size_t i = 0; i < tasks.size(); ++i) {
       if (!tasks[i].held_out) continue;
-      std::vector<const MatrixXd*> rel, unrel;
-      for (size_t j = 0; j < tasks.size(); ++j) {
-        if (tasks[j].held_out) continue;
-        (tasks[j].family == tasks[i].family ? rel : unrel).push_back(&expert[j]);
+      std::vector<const Expert*> rel, unrel, fam;
+      for (const LabTask& t : tasks) {
+        if (t.held_out) continue;
+        const auto* e = &experts.at(t.name);
+        if (t.family != tasks[i].family) unrel.push_back(e);
+        if (t.family == tasks[i].family) fam.push_back(e);
+        if (std::find(tasks[i].related.begin(), tasks[i].related.end(), t.name) !=
+            tasks[i].related.end()) {
+          rel.push_back(e);
+        }
       }
-      unrelated += Score(base + Mean(unrel), test[i]);
-      related += Score(base + Mean(rel), test[i]);
-      for (int k = 1; k <= kHeldInPerFamily; ++k) {
-        curve[k - 1] += Score(base + Mean({rel.begin(), rel.begin() + k}), test[i]);
-      }
+      auto t0 = std::chrono::steady_clock::now();
+      LIBRA_RETURN_IF_ERROR(ApplyUniformMerge(model, unrel));
+      LIBRA_ASSIGN_OR_RETURN(TaskScore su, lab->Score(tasks[i]));
+      LIBRA_RETURN_IF_ERROR(ApplyUniformMerge(model, rel));
+      LIBRA_ASSIGN_OR_RETURN(TaskScore sr, lab->Score(tasks[i]));
+      LIBRA_RETURN_IF_ERROR(ApplyUniformMerge(model, fam));
+      LIBRA_ASSIGN_OR_RETURN(TaskScore sf, lab->Score(tasks[i]));
+      nn::DetachAdapters(model);
+      eval_seconds += Seconds(t0);
+      unrelated += su.token_accuracy;
+      related += sr.token_accuracy;
+      family += sf.token_accuracy;
+      progress.Advance(absl::StrCat("seed ", seed, " ", tasks[i].name));
     }
     results.AddValue("held_out/unrelated_merge", seed, unrelated / n_out);
     results.AddValue("held_out/related_merge", seed, related / n_out);
-    for (int k = 1; k <= kHeldInPerFamily; ++k) {
-      results.AddValue(absl::StrCat("held_out/related_merge_k", k), seed, curve[k - 1] / n_out);
-    }
+    results.AddValue("held_out/family_merge", seed, family / n_out);
 
-    // Fact 5: the task is linearly decodable from the "hidden state" x: a
-    // linear discriminant probe (class means, pooled within-class
-    // covariance) over all 36 tasks, fitted on train inputs, scored on test.
-    std::vector<VectorXd> centroid;
-    MatrixXd pooled = MatrixXd::Zero(kInputDims, kInputDims);
-    int pooled_n = 0;
-    for (const Split& s : train) {
-      centroid.push_back(s.x.rowwise().mean());
-      MatrixXd centered = s.x.colwise() - centroid.back();
-      pooled += centered * centered.transpose();
-      pooled_n += static_cast<int>(s.x.cols()) - 1;
-    }
-    pooled /= pooled_n;
-    pooled.diagonal().array() += kRidge;
-    Eigen::LDLT<MatrixXd> whiten(pooled);
-    int correct = 0, seen = 0;
+    // Fact 5: the probe, class means from a seed-dependent draw of the pool.
+    std::vector<std::vector<std::vector<float>>> probe_train(tasks.size());
     for (size_t i = 0; i < tasks.size(); ++i) {
-      for (int c = 0; c < test[i].x.cols(); ++c) {
-        size_t best = 0;
-        double best_d = 1e300;
-        for (size_t j = 0; j < centroid.size(); ++j) {
-          VectorXd diff = test[i].x.col(c) - centroid[j];
-          double d = diff.dot(whiten.solve(diff));  // Mahalanobis: linear in x after expansion
-          if (d < best_d) best_d = d, best = j;
-        }
-        correct += best == i;
-        ++seen;
+      std::vector<size_t> order(probe_pool[i].size());
+      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::mt19937_64 rng(static_cast<uint64_t>(seed) * 7919 + i);
+      std::shuffle(order.begin(), order.end(), rng);
+      for (size_t k = 0; k < order.size() / 2 + 1 && k < order.size(); ++k) {
+        probe_train[i].push_back(probe_pool[i][order[k]]);
       }
     }
-    results.AddValue("probe/task_accuracy", seed, static_cast<double>(correct) / seen);
-
-    if (seed == ctx.seeds.front()) {
-      for (size_t i = 0; i < tasks.size(); ++i) {
-        if (tasks[i].held_out) continue;
-        task_labels.push_back(absl::StrFormat("f%d.t%d", tasks[i].family, i % 9));
-        std::vector<double> row;
-        for (size_t j = 0; j < tasks.size(); ++j) {
-          if (!tasks[j].held_out) row.push_back(Cosine(expert[i], expert[j]));
-        }
-        similarity.push_back(row);
-      }
-    }
-    progress.Advance(absl::StrCat("seed ", seed));
+    results.AddValue("probe/task_accuracy", seed,
+                     NearestClassMeanAccuracy(probe_train, probe_test));
   }
   progress.Finish();
 
-  results.DescribeMetric("base/held_in", "base model R², mean over the 24 held-in tasks");
-  results.DescribeMetric("base/held_out", "base model R², mean over the 12 held-out tasks");
-  results.DescribeMetric("base/best_task", "base model R² on its best task (all 36)");
-  results.DescribeMetric("expert/own_task", "each held-in expert on its own task, mean R²");
+  const int64_t total_expert_steps = lab->train_steps();
+  const double train_seconds = lab->train_seconds();
+  const double per_step_ms = total_expert_steps ? 1000.0 * train_seconds / total_expert_steps : 0;
+  timing_rows.push_back({"base model", lab->base_from_cache() ? "reused" : "pretrained",
+                         absl::StrFormat("%.1f s", lab->base_seconds())});
+  timing_rows.push_back({"base evaluation (all tasks)", "", absl::StrFormat("%.1f s", base_eval_seconds)});
+  timing_rows.push_back({"expert training (cache misses)", absl::StrFormat("%lld steps, %.1f ms/step",
+                                                            static_cast<long long>(total_expert_steps),
+                                                            per_step_ms),
+                         absl::StrFormat("%.1f s", train_seconds)});
+  timing_rows.push_back({"expert and merge evaluation", "", absl::StrFormat("%.1f s", eval_seconds)});
+  results.AddTable("Timings (this run)", {"stage", "detail", "time"}, timing_rows);
+
+  std::vector<std::string> family_names;
+  for (const LabTask& t : tasks) {
+    if (std::find(family_names.begin(), family_names.end(), t.family) == family_names.end()) {
+      family_names.push_back(t.family);
+    }
+  }
+  results.SetSetup(absl::StrFormat(
+      "Base: Llama-family byte-level model, d_model %lld, %lld layers, %lld heads, pretrained "
+      "%lld steps (batch %lld) on %d lines of the instruction-free corpus, target-only loss; "
+      "one base for every seed (cached by its configuration). Tasks: families %s (%d held-in, "
+      "%d held-out)%s. Experts: LoRA rank %lld (alpha %.0f) on %s, %lld steps, batch %lld, lr %g, "
+      "%d training examples per task, A weight decay %g. Scores on %d test examples per task: teacher-forced token "
+      "accuracy (main) and, for experts on their own task, exact match of greedy decoding. Merge: the mean of the experts' LoRA "
+      "deltas. Probe: nearest class mean (standardised) on the mean instruction-token input of "
+      "every layer's q_proj in the base model.",
+      static_cast<long long>(config.hidden), static_cast<long long>(config.layers),
+      static_cast<long long>(config.heads), static_cast<long long>(config.pretrain_steps),
+      static_cast<long long>(config.pretrain_batch), config.pretrain_examples,
+      absl::StrJoin(family_names, ", "), n_in, n_out,
+      config.families.empty() ? "" : " (quick scale: a subsample of the suite's 4 families)",
+      static_cast<long long>(config.rank), config.alpha, absl::StrJoin(config.targets, ", "),
+      static_cast<long long>(config.expert_steps), static_cast<long long>(config.expert_batch),
+      config.expert_lr, config.train_per_task, config.lora_a_weight_decay, config.test_per_task));
+
+  results.DescribeMetric("base/held_in", "base model token accuracy, mean over held-in tasks");
+  results.DescribeMetric("base/held_out", "base model token accuracy, mean over held-out tasks");
+  results.DescribeMetric("base/own_format",
+                         "base model token accuracy in its own pretraining format (held-out "
+                         "corpus lines); the issue asks for 0.8 or more");
+  results.DescribeMetric("base/best_task", "base model token accuracy on its best task");
+  results.DescribeMetric("expert/own_task", "each held-in expert on its own task, token accuracy");
   results.DescribeMetric("expert/own_task_worst", "the worst held-in expert on its own task");
+  results.DescribeMetric("expert/own_task_em", "each held-in expert on its own task, exact match");
   results.DescribeMetric("held_out/unrelated_merge",
                          "held-out tasks, uniform merge of the other families' experts");
   results.DescribeMetric("held_out/related_merge",
+                         "held-out tasks, uniform merge of the task's related experts");
+  results.DescribeMetric("held_out/family_merge",
                          "held-out tasks, uniform merge of the own family's experts");
   results.DescribeMetric("probe/task_accuracy",
-                         "linear discriminant probe on the input, task identity (36 classes)");
+                         "nearest-class-mean probe on base hidden states, task identity");
 
   auto add = [&](const std::string& id, const std::string& statement, Quantity a, Quantity b,
                  Direction d, double margin) {
-    results.AddClaim(Claim{id, statement, std::move(a), std::move(b), d, margin});
+    return Claim{id, statement, std::move(a), std::move(b), d, margin};
   };
-  add("base_poor", "The base model alone is poor at every task (best task R² below 0.5).",
-      Quantity::Metric("base/best_task"), Quantity::Constant(0.5), Direction::kLess, 0.0);
-  add("expert_good", "One expert trained on a task is good at it (worst own-task R² above 0.9).",
-      Quantity::Metric("expert/own_task_worst"), Quantity::Constant(0.9), Direction::kGreater,
-      0.0);
-  add("unrelated_no_help",
-      "Experts of unrelated tasks do not help on held-out tasks (at most base + 0.05).",
-      Quantity::Metric("held_out/unrelated_merge"), Quantity::Metric("base/held_out"),
-      Direction::kAtMost, 0.05);
-  add("related_help", "Experts of related tasks help on held-out tasks (by more than 0.1 R²).",
-      Quantity::Metric("held_out/related_merge"), Quantity::Metric("base/held_out"),
-      Direction::kGreater, 0.1);
-  add("task_decodable",
-      "The task is linearly decodable from the hidden state (probe accuracy above 0.9).",
-      Quantity::Metric("probe/task_accuracy"), Quantity::Constant(0.9), Direction::kGreater, 0.0);
+  results.AddClaim(add("base_poor",
+                       "The base model alone is poor at every task (best task token accuracy "
+                       "below 0.6).",
+                       Quantity::Metric("base/best_task"), Quantity::Constant(0.6),
+                       Direction::kLess, 0.0));
+  results.AddClaim(add("expert_good",
+                       "One expert trained on a task is good at it (mean own-task token accuracy "
+                       "above 0.9).",
+                       Quantity::Metric("expert/own_task"), Quantity::Constant(0.9),
+                       Direction::kGreater, 0.0));
+  results.AddClaim(add("unrelated_no_help",
+                       "Experts of unrelated tasks do not help on held-out tasks (at most base "
+                       "+ 0.02 token accuracy).",
+                       Quantity::Metric("held_out/unrelated_merge"),
+                       Quantity::Metric("base/held_out"), Direction::kAtMost, 0.02));
+  results.AddClaim(add("related_help",
+                       "Experts of related tasks help on held-out tasks (by more than 0.05 token "
+                       "accuracy).",
+                       Quantity::Metric("held_out/related_merge"),
+                       Quantity::Metric("base/held_out"), Direction::kGreater, 0.05));
+  results.AddClaim(add("task_decodable",
+                       "The task is linearly decodable from the hidden states at the adapted "
+                       "layers (probe accuracy above 0.9).",
+                       Quantity::Metric("probe/task_accuracy"), Quantity::Constant(0.9),
+                       Direction::kGreater, 0.0));
 
-  std::vector<std::string> curve_metrics;
-  for (int k = 1; k <= kHeldInPerFamily; ++k) {
-    curve_metrics.push_back(absl::StrCat("held_out/related_merge_k", k));
-  }
   results.AddPlot({{"id", "facts"},
                    {"kind", "bar"},
-                   {"title", "Testbed facts (stand-in), mean ± std over seeds"},
-                   {"ylabel", "R² on test inputs"},
+                   {"title", "Testbed facts, mean ± std over seeds"},
+                   {"ylabel", "token accuracy on test examples"},
                    {"categories", {"held-in", "held-out"}},
                    {"series",
                     {{{"label", "base"}, {"metrics", {"base/held_in", "base/held_out"}}},
@@ -326,26 +315,29 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
                      {{"label", "merge of unrelated experts"},
                       {"metrics", {nullptr, "held_out/unrelated_merge"}}},
                      {{"label", "merge of related experts"},
-                      {"metrics", {nullptr, "held_out/related_merge"}}}}}});
-  results.AddPlot({{"id", "related_merge_size"},
-                   {"kind", "line"},
-                   {"title", "Held-out R² against the number of related experts merged"},
-                   {"xlabel", "related experts merged"},
-                   {"ylabel", "R²"},
-                   {"x", curve_sizes},
-                   {"series", {{{"label", "related merge"}, {"metrics", curve_metrics}}}}});
-  results.AddPlot({{"id", "expert_similarity"},
-                   {"kind", "heatmap"},
-                   {"title", "Cosine similarity of held-in experts (seed 1)"},
-                   {"matrix", similarity},
-                   {"row_labels", task_labels},
-                   {"col_labels", task_labels},
-                   {"vmin", -1},
-                   {"vmax", 1},
-                   {"cmap", "RdBu_r"}});
-  results.AddNote(
-      "Stand-in: switch to the LLM testbed (LoRA experts on the synthetic suite) when the "
-      "training core lands; the claims stay the same five facts.");
+                      {"metrics", {nullptr, "held_out/related_merge"}}},
+                     {{"label", "merge of family experts"},
+                      {"metrics", {nullptr, "held_out/family_merge"}}}}}});
+  std::vector<std::string> categories;
+  nlohmann::json base_metrics = nlohmann::json::array(), expert_metrics = nlohmann::json::array();
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (tasks[i].held_out) continue;
+    categories.push_back(tasks[i].name);
+    std::string m = absl::StrCat("base_task/", tasks[i].name);
+    for (int seed : ctx.seeds) results.AddValue(m, seed, base_score[i].token_accuracy);
+    base_metrics.push_back(m);
+    expert_metrics.push_back(absl::StrCat("expert/", tasks[i].name));
+  }
+  results.AddPlot({{"id", "held_in_tasks"},
+                   {"kind", "bar"},
+                   {"title", "Held-in tasks: base vs own expert"},
+                   {"ylabel", "token accuracy"},
+                   {"xrotation", 45},
+                   {"size", {10, 4}},
+                   {"categories", categories},
+                   {"series",
+                    {{{"label", "base"}, {"metrics", base_metrics}},
+                     {{"label", "own expert"}, {"metrics", expert_metrics}}}}});
   return absl::OkStatus();
 }
 
@@ -354,6 +346,6 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
 
 int main(int argc, char** argv) {
   return libra::papers::ReproduceMain(
-      argc, argv,
-      {"testbed", "Testbed facts (closed-form stand-in)", &libra::papers::testbed::RunTestbed});
+      argc, argv, {"testbed", "Testbed facts (small Llama-family model, LoRA experts)",
+                   &libra::papers::testbed::RunTestbed});
 }

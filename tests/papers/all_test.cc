@@ -17,20 +17,20 @@ TEST(PapersAll, RunsEachPaperAndCombinesTheReports) {
   const std::string results = std::string(std::getenv("TEST_TMPDIR")) + "/results";
   auto code = libra::papers::RunProgram(
       {libra::papers::RunfilePath("papers/all"), "--paper",
-       "testbed=" + libra::papers::RunfilePath("papers/testbed/reproduce"), "--paper",
+       "linear=" + libra::papers::RunfilePath("tests/papers/linear_paper_fixture"), "--paper",
        "missing=/nonexistent/reproduce", "--results", results, "--", "--seeds", "2",
        "--no_plots"});
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 1);  // one paper failed
   auto report = libra::ReadFile(results + "/REPORT.md");
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_THAT(*report, HasSubstr("[REPORT.md](testbed/REPORT.md)"));
+  EXPECT_THAT(*report, HasSubstr("[REPORT.md](linear/REPORT.md)"));
   EXPECT_THAT(*report, HasSubstr("| quick | 1,2 |"));
   EXPECT_THAT(*report, HasSubstr("| `related_help` |"));
   EXPECT_THAT(*report, HasSubstr("## missing"));
   EXPECT_THAT(*report, HasSubstr("run failed"));
-  EXPECT_TRUE(libra::ReadFile(results + "/testbed/results.json").ok());
-  EXPECT_TRUE(libra::ReadFile(results + "/testbed/REPORT.md").ok());
+  EXPECT_TRUE(libra::ReadFile(results + "/linear/results.json").ok());
+  EXPECT_TRUE(libra::ReadFile(results + "/linear/REPORT.md").ok());
 }
 
 }  // namespace
