@@ -5,6 +5,8 @@
 //   libra train --base models/tiny --data train.jsonl --task sort --type lora --rank 8
 //     --target_modules q_proj,v_proj --steps 500 --out experts/sort.safetensors  (one line)
 //   libra train ... --resume        # continue from <out>.ckpt.safetensors
+//   libra train ... --type sparse --keep_ratio 0.05 --mask_scope global --mask_block 16
+//     --mask_update_every 20       # sparse adapter (paper (b), src/nn/sparse_adapter.h)
 //
 // Writes <out>.ckpt.safetensors (resumable state) every --checkpoint_every
 // steps and <out>.metrics.jsonl (one JSON line per logged step). A NaN loss
@@ -27,6 +29,7 @@
 #include "src/nn/checkpoint.h"
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
+#include "src/nn/sparse_adapter.h"
 #include "src/nn/trainer.h"
 // Data parallel (--nproc, or RANK/WORLD_SIZE from torchrun).
 #include "src/nn/distributed.h"
@@ -55,6 +58,13 @@ ABSL_FLAG(int64_t, log_every, 10, "Steps between metrics lines.");
 ABSL_FLAG(int, nproc, 1,
           "Data-parallel processes on this machine (Gloo on 127.0.0.1); --batch_size is per "
           "process. Launchers like torchrun set RANK/WORLD_SIZE instead.");
+ABSL_FLAG(std::string, mask_scope, "layer",
+          "Sparse adapter: top keep_ratio per module (layer) or over all modules (global).");
+ABSL_FLAG(int, mask_block, 1, "Sparse adapter mask unit: 1 (single entries) or 16 (16x16 blocks).");
+ABSL_FLAG(int64_t, mask_update_every, 0,
+          "Sparse adapter: recompute the mask every K steps during the first epoch (0: once).");
+ABSL_FLAG(int64_t, mask_calibration_batches, 1,
+          "Sparse adapter: micro-batches whose gradients score the mask.");
 ABSL_FLAG(bool, full_checkpoint, false,
           "Write base + adapter merged as a Hugging Face checkpoint folder at --out.");
 
@@ -82,6 +92,31 @@ absl::Status Train(int* exit_code) {
   adapter.lora.alpha = absl::GetFlag(FLAGS_lora_alpha);
   adapter.lora.dropout = absl::GetFlag(FLAGS_lora_dropout);
   adapter.lora.use_rslora = absl::GetFlag(FLAGS_rslora);
+  if (adapter.kind == nn::AdapterKind::kSparse) {
+    auto scope = nn::ParseMaskScope(absl::GetFlag(FLAGS_mask_scope));
+    if (!scope.ok()) {
+      *exit_code = kExitUsage;
+      return scope.status();
+    }
+    adapter.sparse.scope = *scope;
+    adapter.sparse.keep_ratio =
+        absl::GetFlag(FLAGS_keep_ratio) == 0 ? 0.05 : absl::GetFlag(FLAGS_keep_ratio);
+    adapter.sparse.block_size = absl::GetFlag(FLAGS_mask_block);
+    adapter.sparse.update_every = absl::GetFlag(FLAGS_mask_update_every);
+    adapter.sparse.calibration_batches = absl::GetFlag(FLAGS_mask_calibration_batches);
+    if (absl::Status s = nn::CheckSparseOptions(adapter.sparse); !s.ok()) {
+      *exit_code = kExitUsage;
+      return s;
+    }
+    // The mask is chosen while training and is not part of the resumable
+    // state; data-parallel ranks would score different batches.
+    if (absl::GetFlag(FLAGS_resume) || absl::GetFlag(FLAGS_nproc) > 1) {
+      *exit_code = kExitUsage;
+      return absl::InvalidArgumentError(
+          "--type sparse does not support --resume or --nproc > 1 (the mask is not resumable "
+          "state and would differ across ranks)");
+    }
+  }
   adapter.targets.names = absl::GetFlag(FLAGS_target_modules);
   adapter.targets.regex = absl::GetFlag(FLAGS_target_regex);
   nn::TrainOptions options;
@@ -157,6 +192,9 @@ absl::Status Train(int* exit_code) {
   options.resume = absl::GetFlag(FLAGS_resume);
   options.metrics_path = stem + ".metrics.jsonl";
   options.log_every = absl::GetFlag(FLAGS_log_every);
+  if (adapter.kind == nn::AdapterKind::kSparse) {
+    options.before_step = nn::SparseMaskSchedule(*session.model, adapter.sparse);
+  }
   if (!dist->is_main()) {  // data parallel: one writer
     options.checkpoint_path.clear();
     options.metrics_path.clear();
@@ -187,6 +225,12 @@ absl::Status Train(int* exit_code) {
     if (adapter.kind == nn::AdapterKind::kLora) {
       metadata["lora_alpha"] = absl::StrCat(adapter.lora.alpha);
       metadata["use_rslora"] = adapter.lora.use_rslora ? "true" : "false";
+    }
+    if (adapter.kind == nn::AdapterKind::kSparse) {
+      metadata["keep_ratio"] = absl::StrCat(adapter.sparse.keep_ratio);
+      metadata["mask_scope"] = absl::GetFlag(FLAGS_mask_scope);
+      metadata["mask_block"] = absl::StrCat(adapter.sparse.block_size);
+      metadata["mask_update_every"] = absl::StrCat(adapter.sparse.update_every);
     }
     LIBRA_RETURN_IF_ERROR(nn::SaveExpert(out, nn::ExtractExpert(*session.model), metadata));
   }

@@ -147,8 +147,9 @@ bool TargetModules::Matches(const std::string& module) const {
 absl::StatusOr<AdapterKind> ParseAdapterKind(const std::string& name) {
   if (name == "lora") return AdapterKind::kLora;
   if (name == "full") return AdapterKind::kFull;
+  if (name == "sparse") return AdapterKind::kSparse;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown adapter type \"", name, "\" (known: lora, full)"));
+      absl::StrCat("unknown adapter type \"", name, "\" (known: lora, full, sparse)"));
 }
 
 void FreezeBase(CausalLMImpl& model) {
@@ -161,6 +162,9 @@ absl::StatusOr<std::vector<std::string>> AttachAdapters(CausalLMImpl& model,
   if (config.kind == AdapterKind::kLora && config.lora.rank <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("LoRA rank must be positive, got ", config.lora.rank));
+  }
+  if (config.kind == AdapterKind::kSparse) {
+    if (absl::Status s = CheckSparseOptions(config.sparse); !s.ok()) return s;
   }
   if (config.lora.dropout < 0 || config.lora.dropout >= 1) {
     return absl::InvalidArgumentError(
@@ -189,6 +193,8 @@ absl::StatusOr<std::vector<std::string>> AttachAdapters(CausalLMImpl& model,
     std::shared_ptr<AdapterImpl> adapter;
     if (config.kind == AdapterKind::kLora) {
       adapter = std::make_shared<LoraAdapterImpl>(in, out, config.lora);
+    } else if (config.kind == AdapterKind::kSparse) {
+      adapter = std::make_shared<SparseAdapterImpl>(in, out);
     } else {
       adapter = std::make_shared<FullAdapterImpl>(in, out);
     }

@@ -7,7 +7,8 @@
 //          output mixing    y = W x + b + sum_e w_e s_e B_e A_e x
 //          parameter mixing y = W x + b + (sum_e w_e s_e B_e)(sum_e w_e A_e) x
 //          (parameter mixing needs equal ranks; s_e is folded into B_e).
-// A sparse adapter is one more AdapterImpl subclass attached the same way.
+//   sparse y = (W + dW * M) x + b, only the masked entries trained
+//          (sparse_adapter.h; masks are set by SparseMaskSchedule at step 0).
 //
 //   AdapterConfig config;
 //   config.lora.rank = 8;
@@ -30,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "src/nn/adapter.h"
 #include "src/nn/model.h"
+#include "src/nn/sparse_adapter.h"
 
 namespace libra::nn {
 
@@ -143,19 +145,20 @@ struct TargetModules {
   bool Matches(const std::string& module) const;
 };
 
-enum class AdapterKind { kLora, kFull };
+enum class AdapterKind { kLora, kFull, kSparse };
 
-absl::StatusOr<AdapterKind> ParseAdapterKind(const std::string& name);  // "lora", "full"
+absl::StatusOr<AdapterKind> ParseAdapterKind(const std::string& name);  // "lora", "full", "sparse"
 
 struct AdapterConfig {
   AdapterKind kind = AdapterKind::kLora;
   LoraOptions lora;
+  SparseOptions sparse;
   TargetModules targets;
 };
 
 // Freezes every base parameter and attaches a fresh adapter to each matching
 // projection (initialised from `seed`). Returns the module names, sorted.
-// Errors: rank <= 0, bad regex, or no module matching.
+// Errors: rank <= 0, bad sparse options, bad regex, or no module matching.
 absl::StatusOr<std::vector<std::string>> AttachAdapters(CausalLMImpl& model,
                                                         const AdapterConfig& config,
                                                         uint64_t seed);

@@ -28,6 +28,11 @@ std::vector<ExpertModule> ExtractExpert(CausalLMImpl& model) {
     } else if (auto full = std::dynamic_pointer_cast<FullAdapterImpl>(adapter)) {
       module.kind = ExpertModule::Kind::kDense;
       module.delta = full->delta.detach().to(torch::kCPU).clone();
+    } else if (auto sparse = std::dynamic_pointer_cast<SparseAdapterImpl>(adapter)) {
+      module.kind = ExpertModule::Kind::kSparse;
+      module.sparse_indices = sparse->indices.detach().to(torch::kCPU).clone();
+      module.sparse_values = sparse->values.detach().to(torch::kCPU, torch::kFloat32).clone();
+      module.sparse_shape = {sparse->out_features, sparse->in_features};
     } else {
       continue;
     }
@@ -45,6 +50,13 @@ merge::ModuleDelta ToCoreDelta(const ExpertModule& module) {
     delta.lora.a = ToCore(module.lora_a);
     delta.lora.b = ToCore(module.lora_b);
     delta.lora.scale = static_cast<float>(module.scale);
+  } else if (module.kind == ExpertModule::Kind::kSparse) {
+    delta.kind = merge::ModuleDelta::Kind::kSparse;
+    const torch::Tensor indices = module.sparse_indices.to(torch::kCPU, torch::kInt64).contiguous();
+    const torch::Tensor values = module.sparse_values.to(torch::kCPU, torch::kFloat32).contiguous();
+    delta.sparse.shape = module.sparse_shape;
+    delta.sparse.indices.assign(indices.data_ptr<int64_t>(), indices.data_ptr<int64_t>() + indices.numel());
+    delta.sparse.values.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
   } else {
     delta.kind = merge::ModuleDelta::Kind::kDense;
     delta.dense = ToCore(module.delta);
@@ -75,8 +87,34 @@ absl::StatusOr<ExpertModule> FromCoreDelta(const std::string& name,
     case merge::ModuleDelta::Kind::kSparse:
       break;
   }
-  return absl::UnimplementedError(
-      absl::StrCat("module \"", name, "\": sparse deltas need the sparse adapter"));
+  const merge::SparseDelta& sparse = delta.sparse;
+  if (sparse.shape.size() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module \"", name, "\": sparse delta must be 2-D, got ", ShapeToString(sparse.shape)));
+  }
+  if (sparse.indices.size() != sparse.values.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("module \"", name, "\": ", sparse.indices.size(),
+                                                   " sparse indices but ", sparse.values.size(), " values"));
+  }
+  const int64_t size = sparse.shape[0] * sparse.shape[1];
+  for (size_t i = 0; i < sparse.indices.size(); ++i) {
+    if (sparse.indices[i] < 0 || sparse.indices[i] >= size) {
+      return absl::InvalidArgumentError(absl::StrCat("module \"", name, "\": sparse index ",
+                                                     sparse.indices[i], " outside [0, ", size, ")"));
+    }
+  }
+  module.kind = ExpertModule::Kind::kSparse;
+  module.sparse_shape = sparse.shape;
+  module.sparse_indices = torch::tensor(sparse.indices, torch::kInt64);
+  module.sparse_values = torch::tensor(sparse.values, torch::kFloat32);
+  auto [sorted, order] = module.sparse_indices.sort();
+  if (sorted.numel() > 1 && sorted.slice(0, 1).eq(sorted.slice(0, 0, -1)).any().item<bool>()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("module \"", name, "\": repeated sparse index"));
+  }
+  module.sparse_indices = sorted;
+  module.sparse_values = module.sparse_values.index_select(0, order);
+  return module;
 }
 
 absl::Status SaveExpert(const std::string& path, const std::vector<ExpertModule>& modules,
@@ -98,6 +136,14 @@ absl::Status SaveExpert(const std::string& path, const std::vector<ExpertModule>
       rank = module.lora_a.size(0);
       LIBRA_RETURN_IF_ERROR(writer.Add(merge::LoraATensorName(module.module), ToCore(module.lora_a)));
       LIBRA_RETURN_IF_ERROR(writer.Add(merge::LoraBTensorName(module.module), ToCore(module.lora_b)));
+    } else if (module.kind == ExpertModule::Kind::kSparse) {
+      const merge::SparseDelta sparse = ToCoreDelta(module).sparse;
+      const int64_t nnz = static_cast<int64_t>(sparse.indices.size());
+      LIBRA_RETURN_IF_ERROR(writer.Add(module.module + ".sparse.values", Tensor({nnz}, sparse.values)));
+      LIBRA_RETURN_IF_ERROR(writer.AddInt64(module.module + ".sparse.indices", Int64Tensor{{nnz}, sparse.indices}));
+      LIBRA_RETURN_IF_ERROR(writer.AddInt64(
+          module.module + ".sparse.shape",
+          Int64Tensor{{static_cast<int64_t>(sparse.shape.size())}, sparse.shape}));
     } else {
       LIBRA_RETURN_IF_ERROR(writer.Add(module.module + ".delta", ToCore(module.delta)));
     }
@@ -164,6 +210,16 @@ absl::Status ApplyExpert(CausalLMImpl& model, const std::vector<ExpertModule>& m
       lora->lora_A.copy_(module.lora_a);
       lora->lora_B.copy_(module.lora_b);
       adapter = lora;
+    } else if (module.kind == ExpertModule::Kind::kSparse) {
+      if (module.sparse_shape != std::vector<int64_t>{out, in}) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tensor \"", module.module, ".sparse.shape\": expected ", ShapeToString({out, in}),
+            ", got ", ShapeToString(module.sparse_shape)));
+      }
+      LIBRA_ASSIGN_OR_RETURN(ExpertModule checked, FromCoreDelta(module.module, ToCoreDelta(module)));
+      auto sparse = std::make_shared<SparseAdapterImpl>(in, out);
+      sparse->SetEntries(checked.sparse_indices, checked.sparse_values);
+      adapter = sparse;
     } else {
       LIBRA_RETURN_IF_ERROR(CheckShape(module.module + ".delta", module.delta, {out, in}));
       auto full = std::make_shared<FullAdapterImpl>(in, out);

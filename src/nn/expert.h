@@ -5,7 +5,10 @@
 // (src/core/merge/expert_file.h):
 //   <module>.lora_A.weight [r, in], <module>.lora_B.weight [out, r],
 //   metadata lora_scale (and lora_alpha, lora_rank, use_rslora); or
-//   <module>.delta [out, in] for a full fine-tuning delta.
+//   <module>.delta [out, in] for a full fine-tuning delta; or
+//   <module>.sparse.values [nnz] F32, <module>.sparse.indices [nnz] I64 (flat
+//   row-major, ascending) and <module>.sparse.shape [2] I64 for a sparse
+//   adapter (only the kept entries are stored).
 //
 //   std::vector<ExpertModule> expert = ExtractExpert(*model);
 //   LIBRA_RETURN_IF_ERROR(SaveExpert("experts/sort.safetensors", expert, {{"task", "sort"}}));
@@ -30,16 +33,19 @@
 namespace libra::nn {
 
 struct ExpertModule {
-  enum class Kind { kLora, kDense };
+  enum class Kind { kLora, kDense, kSparse };
   std::string module;  // "model.layers.0.self_attn.q_proj"
   Kind kind = Kind::kLora;
   torch::Tensor lora_a;  // [r, in]
   torch::Tensor lora_b;  // [out, r]
   double scale = 1.0;
   torch::Tensor delta;  // [out, in]
+  torch::Tensor sparse_indices;  // [nnz] int64, flat into [out, in], ascending
+  torch::Tensor sparse_values;   // [nnz]
+  std::vector<int64_t> sparse_shape;  // {out, in}
 };
 
-// The attached LoRA and full adapters (CPU copies), sorted by module.
+// The attached LoRA, full and sparse adapters (CPU copies), sorted by module.
 std::vector<ExpertModule> ExtractExpert(CausalLMImpl& model);
 
 merge::ModuleDelta ToCoreDelta(const ExpertModule& module);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -128,6 +129,41 @@ absl::StatusOr<int64_t> LoadTrainCheckpoint(const std::string& path, AdamState& 
 
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 
+// The trainable parameters with fresh AdamW moments, or, given the previous
+// state, moments carried over by name (and through `remap` for parameters a
+// hook resized).
+AdamState CollectAdamState(CausalLMImpl& model, const TrainOptions& options,
+                           const AdamState* previous, const ParameterRemap& remap) {
+  torch::NoGradGuard no_grad;
+  AdamState state;
+  for (auto& [name, param] : TrainableParameters(model)) {
+    torch::Tensor exp_avg = torch::zeros_like(param), exp_avg_sq = torch::zeros_like(param);
+    size_t i = 0;
+    while (previous != nullptr && i < previous->names.size() && previous->names[i] != name) ++i;
+    if (previous != nullptr && i < previous->names.size()) {
+      if (auto it = remap.find(name); it != remap.end()) {
+        const torch::Tensor source = it->second.to(param.device());
+        const torch::Tensor kept = source.ge(0);
+        const torch::Tensor from = source.clamp_min(0);
+        if (previous->exp_avg[i].numel() > 0) {
+          exp_avg = torch::where(kept, previous->exp_avg[i].reshape({-1}).index_select(0, from), exp_avg.reshape({-1})).view_as(param);
+          exp_avg_sq = torch::where(kept, previous->exp_avg_sq[i].reshape({-1}).index_select(0, from), exp_avg_sq.reshape({-1})).view_as(param);
+        }
+      } else if (previous->exp_avg[i].sizes() == param.sizes()) {
+        exp_avg = previous->exp_avg[i];
+        exp_avg_sq = previous->exp_avg_sq[i];
+      }
+    }
+    state.names.push_back(name);
+    state.params.push_back(param);
+    state.exp_avg.push_back(exp_avg);
+    state.exp_avg_sq.push_back(exp_avg_sq);
+    const bool lora_a = absl::EndsWith(name, "lora_A") && options.lora_a_weight_decay >= 0;
+    state.decay.push_back(lora_a ? options.lora_a_weight_decay : options.weight_decay);
+  }
+  return state;
+}
+
 }  // namespace
 
 absl::StatusOr<Schedule> ParseSchedule(const std::string& name) {
@@ -177,15 +213,7 @@ absl::StatusOr<TrainStats> Train(CausalLMImpl& model, const std::vector<Tokenize
       return absl::InvalidArgumentError(absl::StrCat("example ", i, " has no target tokens"));
     }
   }
-  AdamState state;
-  for (auto& [name, param] : TrainableParameters(model)) {
-    state.names.push_back(name);
-    state.params.push_back(param);
-    state.exp_avg.push_back(torch::zeros_like(param));
-    state.exp_avg_sq.push_back(torch::zeros_like(param));
-    const bool lora_a = absl::EndsWith(name, "lora_A") && options.lora_a_weight_decay >= 0;
-    state.decay.push_back(lora_a ? options.lora_a_weight_decay : options.weight_decay);
-  }
+  AdamState state = CollectAdamState(model, options, nullptr, {});
   if (state.params.empty()) {
     return absl::FailedPreconditionError("no trainable parameters: attach an adapter first");
   }
@@ -197,6 +225,8 @@ absl::StatusOr<TrainStats> Train(CausalLMImpl& model, const std::vector<Tokenize
           ? options.max_steps
           : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(options.epochs * batches_per_epoch /
                                                                 options.grad_accum)));
+  const int64_t steps_per_epoch =
+      std::max<int64_t>(1, (batches_per_epoch + options.grad_accum - 1) / options.grad_accum);
   TrainStats stats;
   stats.total_steps = total_steps;
   int64_t step = 0;
@@ -235,6 +265,17 @@ absl::StatusOr<TrainStats> Train(CausalLMImpl& model, const std::vector<Tokenize
   const double b1 = options.beta1, b2 = options.beta2;
   while (step < total_steps) {
     if (options.stop_after_steps > 0 && steps_this_run == options.stop_after_steps) break;
+    if (options.before_step) {
+      StepContext context;
+      context.step = step;
+      context.steps_per_epoch = steps_per_epoch;
+      context.micro_batch_loss = [&](int64_t i) {
+        const std::vector<int64_t> indices = batch_indices(step * options.grad_accum + i);
+        return BatchLoss(model, MakeBatch(data, indices, options.device));
+      };
+      LIBRA_ASSIGN_OR_RETURN(ParameterRemap remap, options.before_step(context));
+      if (!remap.empty()) state = CollectAdamState(model, options, &state, remap);
+    }
     for (auto& p : state.params) {
       if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
     }

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "src/nn/examples.h"
 #include "src/nn/model.h"
+#include "src/nn/train_hooks.h"
 
 namespace libra::nn {
 
@@ -57,6 +58,10 @@ struct TrainOptions {
   // Called after each step's backward passes, before clipping, with the
   // trainable parameters' gradients (data parallel: all-reduce them here).
   std::function<absl::Status(std::vector<torch::Tensor>& grads)> after_backward;
+  // Called before each optimizer step (train_hooks.h); the parameters it
+  // names in its remap get their AdamW moments carried over or reset.
+  // A sparse adapter's mask schedule (sparse_adapter.h) is one.
+  BeforeStepHook before_step;
 };
 
 // Learning rate before optimizer step `step` (0-based) of `total_steps`.

@@ -3,7 +3,9 @@
 // cover that entry; entries no mask covers stay 0 (absent).
 //
 // MergeSparseOverlap works on the sparse index/value form directly and
-// returns the union of the masks: cost O(nnz log nnz), no dense array. Dense
+// returns the union of the masks: cost O(nnz log nnz), or O(size + nnz) with
+// a dense accumulator when the masks cover a quarter of the entries or more
+// (the same result either way). Dense
 // and LoRA inputs (mixed libraries) go through MergeSparseOverlapViews,
 // where an entry is covered by an expert when its delta there is non-zero.
 //

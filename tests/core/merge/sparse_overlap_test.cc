@@ -1,5 +1,7 @@
 #include "src/core/merge/sparse_overlap.h"
 
+#include <algorithm>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -58,6 +60,37 @@ TEST(SparseOverlapTest, MatchesSumOverCoverageCount) {
   absl::StatusOr<Tensor> via_dense = MergeSparseOverlapTensors(nullptr, dense, MergeParams{});
   ASSERT_TRUE(via_dense.ok());
   EXPECT_TRUE(AllClose(via_dense->values(), expected));
+}
+
+// Sparse masks (sorting path) and dense ones (accumulator path), indices in
+// any order: the merge equals sum / cover count computed directly, and the
+// two paths give the same floats as the per-entry loop in expert order.
+TEST(SparseOverlapTest, SortingAndAccumulatorPathsMatchDirectComputation) {
+  for (double density : {0.01, 0.4}) {
+    std::vector<SparseDelta> experts;
+    for (int e = 0; e < 5; ++e) {
+      SparseDelta s = RandomSparse({40, 50}, density, 10 + e);
+      std::reverse(s.indices.begin(), s.indices.end());
+      std::reverse(s.values.begin(), s.values.end());
+      experts.push_back(s);
+    }
+    absl::StatusOr<SparseDelta> merged = MergeSparseOverlap(experts);
+    ASSERT_TRUE(merged.ok()) << merged.status();
+    std::map<int64_t, std::pair<float, int>> direct;
+    for (const SparseDelta& e : experts) {
+      for (size_t k = 0; k < e.indices.size(); ++k) {
+        direct[e.indices[k]].first += e.values[k];
+        direct[e.indices[k]].second += 1;
+      }
+    }
+    ASSERT_EQ(merged->indices.size(), direct.size()) << density;
+    size_t k = 0;
+    for (const auto& [index, sum_count] : direct) {
+      EXPECT_EQ(merged->indices[k], index);
+      EXPECT_EQ(merged->values[k], sum_count.first / static_cast<float>(sum_count.second)) << index;
+      ++k;
+    }
+  }
 }
 
 TEST(SparseOverlapTest, DisjointMasksGiveTheSum) {
