@@ -1,0 +1,192 @@
+#include "papers/common/lab_experts.h"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "gtest/gtest.h"
+#include "src/core/text/byte_tokenizer.h"
+#include "src/nn/config.h"
+#include "src/nn/examples.h"
+#include "src/nn/expert.h"
+#include "src/nn/model.h"
+
+namespace libra::papers {
+namespace {
+
+nn::CausalLM TinyModel() {
+  nn::ModelConfig c;
+  c.vocab_size = 260;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 2;
+  torch::manual_seed(7);
+  nn::CausalLM model(c);
+  nn::FreezeBase(*model);
+  return model;
+}
+
+std::vector<nn::TokenizedExample> TinyData() {
+  text::ByteTokenizer tokenizer;
+  std::vector<nn::TokenizedExample> data;
+  for (const auto& [s, t] : std::vector<std::pair<std::string, std::string>>{
+           {"abc", "cba"}, {"hello", "olleh"}, {"xyz", "zyx"}, {"12345", "54321"}}) {
+    auto e = nn::EncodeExample(tokenizer, s, t, 32);
+    EXPECT_TRUE(e.ok()) << e.status();
+    data.push_back(*e);
+  }
+  return data;
+}
+
+LabConfig SmallConfig() {
+  LabConfig config;
+  config.targets = {"q_proj", "v_proj"};
+  config.rank = 2;
+  config.alpha = 4;
+  config.expert_steps = 3;
+  config.expert_batch = 2;
+  return config;
+}
+
+TEST(TrainExpertOnTest, SparseKeepsTheRatioOfEveryModuleAndOnlyThoseEntries) {
+  nn::CausalLM model = TinyModel();
+  ExpertRecipe recipe = SparseRecipe(SmallConfig(), 0.05, 1, /*update_every=*/1);
+  auto expert = TrainExpertOn(*model, TinyData(), recipe, 3);
+  ASSERT_TRUE(expert.ok()) << expert.status();
+  ASSERT_EQ(expert->size(), 4u);  // q_proj and v_proj of 2 layers
+  int64_t total = 0;
+  for (const nn::ExpertModule& m : *expert) {
+    EXPECT_EQ(m.kind, nn::ExpertModule::Kind::kSparse) << m.module;
+    EXPECT_EQ(m.sparse_shape, (std::vector<int64_t>{32, 32}));
+    // round(0.05 * 1024) = 51 entries per module, unique and in range.
+    ASSERT_EQ(m.sparse_indices.numel(), 51) << m.module;
+    std::set<int64_t> unique;
+    for (int64_t i = 0; i < 51; ++i) unique.insert(m.sparse_indices[i].item<int64_t>());
+    EXPECT_EQ(unique.size(), 51u);
+    EXPECT_GE(*unique.begin(), 0);
+    EXPECT_LT(*unique.rbegin(), 1024);
+    EXPECT_GT(m.sparse_values.abs().max().item<float>(), 0.0f) << "trained values stay 0";
+    total += 51;
+  }
+  EXPECT_EQ(ExpertParameters(*expert), total);
+  for (auto& [name, linear] : model->Linears()) EXPECT_EQ(linear->adapter(), nullptr) << name;
+}
+
+TEST(TrainExpertOnTest, LoraAndFullHaveTheirShapesAndParameterCounts) {
+  nn::CausalLM model = TinyModel();
+  auto lora = TrainExpertOn(*model, TinyData(), LoraRecipe(SmallConfig()), 1);
+  ASSERT_TRUE(lora.ok()) << lora.status();
+  ASSERT_EQ(lora->size(), 4u);
+  EXPECT_EQ((*lora)[0].kind, nn::ExpertModule::Kind::kLora);
+  EXPECT_DOUBLE_EQ((*lora)[0].scale, 2.0);  // alpha / rank
+  EXPECT_EQ(ExpertParameters(*lora), 4 * 2 * (32 + 32));
+  auto full = TrainExpertOn(*model, TinyData(), FullRecipe(SmallConfig()), 1);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ((*full)[0].kind, nn::ExpertModule::Kind::kDense);
+  EXPECT_EQ(ExpertParameters(*full), 4 * 32 * 32);
+  EXPECT_FALSE(TrainExpertOn(*model, {}, FullRecipe(SmallConfig()), 1).ok());
+}
+
+nn::ExpertModule SparseModule(const std::string& name, std::vector<int64_t> indices,
+                              std::vector<float> values) {
+  nn::ExpertModule m;
+  m.module = name;
+  m.kind = nn::ExpertModule::Kind::kSparse;
+  m.sparse_shape = {3, 4};
+  m.sparse_indices = torch::tensor(indices, torch::kInt64);
+  m.sparse_values = torch::tensor(values, torch::kFloat32);
+  return m;
+}
+
+torch::Tensor Dense(const nn::ExpertModule& m) {
+  if (m.kind == nn::ExpertModule::Kind::kDense) return m.delta;
+  if (m.kind == nn::ExpertModule::Kind::kLora) return m.scale * torch::matmul(m.lora_b, m.lora_a);
+  torch::Tensor d = torch::zeros({m.sparse_shape[0] * m.sparse_shape[1]});
+  d.index_put_({m.sparse_indices}, m.sparse_values);
+  return d.view({m.sparse_shape[0], m.sparse_shape[1]});
+}
+
+TEST(MergeExpertsTest, SparseOverlapDividesEachEntryByItsCoverCount) {
+  Expert a = {SparseModule("m", {0, 5, 7}, {1, 2, 3})};
+  Expert b = {SparseModule("m", {5, 7, 11}, {4, -1, 6})};
+  Expert c = {SparseModule("m", {5}, {9})};
+  auto merged = MergeExperts({&a, &b, &c}, "sparse_overlap");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  ASSERT_EQ(merged->size(), 1u);
+  EXPECT_EQ((*merged)[0].kind, nn::ExpertModule::Kind::kSparse);
+  // Direct: entry 0 only in a; 5 in a, b, c; 7 in a, b; 11 only in b.
+  torch::Tensor expected = torch::zeros({12});
+  expected[0] = 1.0;
+  expected[5] = (2.0 + 4.0 + 9.0) / 3.0;
+  expected[7] = (3.0 - 1.0) / 2.0;
+  expected[11] = 6.0;
+  EXPECT_TRUE(torch::allclose(Dense((*merged)[0]), expected.view({3, 4}), 1e-6, 1e-6));
+}
+
+TEST(MergeExpertsTest, UniformOfLorasIsTheMeanOfTheirDeltas) {
+  torch::manual_seed(5);
+  std::vector<Expert> experts(3);
+  torch::Tensor sum = torch::zeros({6, 5});
+  for (Expert& e : experts) {
+    nn::ExpertModule m;
+    m.module = "m";
+    m.lora_a = torch::randn({2, 5});
+    m.lora_b = torch::randn({6, 2});
+    m.scale = 0.5;
+    sum += 0.5 * torch::matmul(m.lora_b, m.lora_a);
+    e.push_back(m);
+  }
+  auto merged = MergeExperts({&experts[0], &experts[1], &experts[2]}, "uniform");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_TRUE(torch::allclose(Dense((*merged)[0]), sum / 3.0, 1e-5, 1e-5));
+}
+
+TEST(MergeExpertsTest, TiesKeepsTheElectedSignsMeanOfTopEntries) {
+  // Density 0.5 of 4 entries keeps the 2 largest |values| of each expert.
+  nn::ExpertModule m1, m2;
+  m1.module = m2.module = "m";
+  m1.kind = m2.kind = nn::ExpertModule::Kind::kDense;
+  m1.delta = torch::tensor({4.0f, -1.0f, 0.5f, 3.0f}).view({2, 2});
+  m2.delta = torch::tensor({-2.0f, 5.0f, 0.1f, 1.0f}).view({2, 2});
+  Expert a = {m1}, b = {m2};
+  merge::MergeArguments args;
+  args.scalars["density"] = 0.5;
+  auto merged = MergeExperts({&a, &b}, "ties", args);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  // Trimmed: a = [4, 0, 0, 3], b = [-2, 5, 0, 0]. Elected sign of the sums
+  // [2, 5, 0, 3]: +, +, none, +. Mean of the agreeing entries: [4, 5, 0, 3].
+  torch::Tensor expected = torch::tensor({4.0f, 5.0f, 0.0f, 3.0f}).view({2, 2});
+  EXPECT_TRUE(torch::allclose(Dense((*merged)[0]), expected, 1e-6, 1e-6));
+}
+
+TEST(MergeExpertsTest, ErrorsNameTheMethodOrTheModule) {
+  Expert a = {SparseModule("m", {0}, {1})};
+  Expert b = {SparseModule("other", {0}, {1})};
+  auto unknown = MergeExperts({&a}, "sparse_overlapp");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("sparse_overlapp"), std::string::npos);
+  auto mismatch = MergeExperts({&a, &b}, "sparse_overlap");
+  EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(mismatch.status().message().find("\"m\""), std::string::npos);
+  EXPECT_FALSE(MergeExperts({}, "uniform").ok());
+  auto ties = MergeExperts({&a}, "ties");  // density is required
+  EXPECT_FALSE(ties.ok());
+}
+
+TEST(ExpertRecipeTest, KeyChangesWithEveryTrainingChoice) {
+  LabConfig config = SmallConfig();
+  EXPECT_NE(SparseRecipe(config, 0.05, 1).ToJson(), SparseRecipe(config, 0.01, 1).ToJson());
+  EXPECT_NE(SparseRecipe(config, 0.05, 1).ToJson(), SparseRecipe(config, 0.05, 16).ToJson());
+  EXPECT_NE(LoraRecipe(config).ToJson(), FullRecipe(config).ToJson());
+  ExpertRecipe longer = FullRecipe(config);
+  longer.steps += 1;
+  EXPECT_NE(longer.ToJson(), FullRecipe(config).ToJson());
+}
+
+}  // namespace
+}  // namespace libra::papers
