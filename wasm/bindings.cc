@@ -7,11 +7,13 @@
 // none, and the build keeps exceptions off).
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,10 +23,16 @@
 #include "absl/strings/str_cat.h"
 #include "src/core/arrow/prototype.h"
 #include "src/core/arrow/router.h"
+#include "src/core/cluster/mbc.h"
+#include "src/core/cluster/mbc_files.h"
 #include "src/core/engine/config.h"
 #include "src/core/engine/lora.h"
 #include "src/core/engine/model.h"
 #include "src/core/io/safetensors.h"
+#include "src/core/library/manifest.h"
+#include "src/core/library/manifest_json.h"
+#include "src/core/lora/lora_modules.h"
+#include "src/core/merge/expert_file.h"
 #include "src/core/merge/merge.h"
 #include "src/core/merge/method.h"
 #include "src/core/merge/registry.h"
@@ -88,6 +96,98 @@ absl::StatusOr<merge::MergeArguments> ParseArguments(const std::string& text) {
     }
   }
   return args;
+}
+
+// A library manifest in its JSON form (manifest_json.h: what protobufjs
+// decodes from library.pb, or `libra library ls --json`), validated.
+absl::StatusOr<Manifest> ManifestFromText(const std::string& text, const std::string& label) {
+  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(label, ": not JSON"));
+  return ManifestFromJson(json, label);
+}
+
+// Validates a manifest and returns it in the core's JSON form (every field,
+// defaults included), as text for JSON.parse.
+val ParseManifest(const std::string& text, const std::string& label) {
+  auto manifest = ManifestFromText(text, label);
+  if (!manifest.ok()) return Error(manifest.status());
+  return Ok(val(ManifestToJson(*manifest).dump()));
+}
+
+// Expert images are written to the in-memory file system under their own
+// names, so the core's messages name the expert ("logic.safetensors").
+absl::StatusOr<std::vector<std::string>> WriteExpertFiles(const val& names, const val& images,
+                                                         const std::string& folder) {
+  const int n = images["length"].as<int>();
+  if (names["length"].as<int>() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names["length"].as<int>(), " expert names for ", n, " expert files"));
+  }
+  mkdir(folder.c_str(), 0755);
+  std::vector<std::string> paths;
+  for (int i = 0; i < n; ++i) {
+    std::string name = names[i].as<std::string>();
+    if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') name = absl::StrCat("expert_", i);
+    const std::string path = absl::StrCat(folder, "/", name, ".safetensors");
+    const std::string bytes = BytesFromJs(images[i]);
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) return absl::InternalError(absl::StrCat("cannot write to the in-memory file system (", path, ")"));
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    paths.push_back(path);
+  }
+  return paths;
+}
+
+void RemoveFiles(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) std::remove(path.c_str());
+}
+
+// MBC (src/core/cluster): images are LoRA expert files (PEFT or library
+// names); options {k, sparsityQuantile, embeddingDims, restarts,
+// maxIterations, seed}. Returns {assignment, similarity [N*N], embedding
+// [N*d], dims, inertia}.
+val ClusterExperts(const val& names, const val& images, const std::string& options_json) {
+  Json json = Json::parse(options_json, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return Error(absl::InvalidArgumentError(absl::StrCat("MBC options: not a JSON object: ", options_json)));
+  }
+  cluster::MbcOptions options;
+  for (const auto& [key, value] : json.items()) {
+    if (!value.is_number()) {
+      return Error(absl::InvalidArgumentError(absl::StrCat("MBC option \"", key, "\": not a number: ", value.dump())));
+    }
+    if (key == "k") {
+      options.k = value.get<int>();
+    } else if (key == "sparsityQuantile") {
+      options.sparsity_quantile = value.get<double>();
+    } else if (key == "embeddingDims") {
+      options.embedding_dims = value.get<int>();
+    } else if (key == "restarts") {
+      options.restarts = value.get<int>();
+    } else if (key == "maxIterations") {
+      options.max_iterations = value.get<int>();
+    } else if (key == "seed") {
+      options.seed = value.get<uint64_t>();
+    } else {
+      return Error(absl::InvalidArgumentError(absl::StrCat(
+          "MBC option \"", key, "\": unknown (k, sparsityQuantile, embeddingDims, restarts, maxIterations, seed)")));
+    }
+  }
+  auto paths = WriteExpertFiles(names, images, "/tmp/libra_mbc");
+  if (!paths.ok()) return Error(paths.status());
+  auto result = cluster::ClusterLoraFiles(*paths, options);
+  RemoveFiles(*paths);
+  if (!result.ok()) return Error(result.status());
+  val out = val::object();
+  val assignment = val::array();
+  for (int c : result->assignment) assignment.call<void>("push", c);
+  out.set("assignment", assignment);
+  out.set("similarity", Float32ArrayOf(result->similarity.data(), result->similarity.values().size()));
+  out.set("embedding", Float32ArrayOf(result->embedding.data(), result->embedding.values().size()));
+  out.set("dims", static_cast<double>(result->embedding.shape().size() == 2 ? result->embedding.shape()[1] : 0));
+  out.set("inertia", result->inertia);
+  return Ok(out);
 }
 
 val ListMethods() {
@@ -200,9 +300,11 @@ val TimeMerge(const std::string& method_name, const std::string& params_json, co
 }
 
 // File-level streaming merge of expert safetensors images (in MEMFS);
-// returns the merged file's bytes and the report.
+// returns the merged file's bytes and the report. With a manifest (JSON
+// text, "" for none), each expert the manifest lists takes its LoRA scale
+// from its record (alpha, rank, rsLoRA and patterns), as `libra merge` does.
 val MergeExperts(const std::string& method_name, const std::string& params_json, const val& names,
-                 const val& images, const std::string& mode) {
+                 const val& images, const std::string& mode, const std::string& manifest_json) {
   auto method = merge::FindMethod(method_name);
   if (!method.ok()) return Error(method.status());
   auto args = ParseArguments(params_json);
@@ -210,24 +312,36 @@ val MergeExperts(const std::string& method_name, const std::string& params_json,
   const int n = images["length"].as<int>();
   auto params = merge::BindParams(**method, *args, n);
   if (!params.ok()) return Error(params.status());
+  std::optional<Manifest> manifest;
+  if (!manifest_json.empty()) {
+    auto parsed = ManifestFromText(manifest_json, "library manifest");
+    if (!parsed.ok()) return Error(parsed.status());
+    manifest = std::move(*parsed);
+  }
   merge::StreamMergeRequest request;
   request.method = *method;
   request.params = *params;
   auto lora_mode = merge::ParseLoraMode(mode);
   if (!lora_mode.ok()) return Error(lora_mode.status());
   request.options.mode = *lora_mode;
+  auto paths = WriteExpertFiles(names, images, "/tmp/libra_merge");
+  if (!paths.ok()) return Error(paths.status());
   for (int i = 0; i < n; ++i) {
-    const std::string path = absl::StrCat("/tmp/libra_expert_", i, ".safetensors");
-    const std::string bytes = BytesFromJs(images[i]);
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr) return Error(absl::InternalError("cannot write to the in-memory file system"));
-    std::fwrite(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-    request.experts.push_back({names[i].as<std::string>(), path});
+    const std::string name = names[i].as<std::string>();
+    std::optional<merge::LoraScaling> scaling;
+    if (manifest.has_value()) {
+      if (const ExpertRecord* record = manifest->Find(name); record != nullptr) {
+        scaling.emplace();
+        scaling->scale_of = [lora = record->lora](const std::string& module, int64_t rank) {
+          return lora.ScaleOf(module, rank);
+        };
+      }
+    }
+    request.experts.push_back({name, (*paths)[i], scaling});
   }
   request.out_path = "/tmp/libra_merged.safetensors";
   auto report = merge::MergeExpertFiles(request);
-  for (const auto& expert : request.experts) std::remove(expert.path.c_str());
+  RemoveFiles(*paths);
   if (!report.ok()) return Error(report.status());
   FILE* f = std::fopen(request.out_path.c_str(), "rb");
   std::string merged;
@@ -309,6 +423,41 @@ class Engine {
     if (!file.ok()) return Error(file.status());
     auto expert = engine::LoadLoraExpert(name, *file, model_.config);
     if (!expert.ok()) return Error(expert.status());
+    experts_.push_back(std::move(*expert));
+    return Ok(val(static_cast<int>(experts_.size())));
+  }
+
+  // An expert of a library: its file uses the library's tensor names and
+  // carries no scale; the scale of each module comes from the manifest's
+  // record (LoraParams::ScaleOf), as everywhere else in libra.
+  val AddLibraryExpert(const std::string& manifest_json, const std::string& name, const val& bytes) {
+    if (!loaded_) return Error(absl::FailedPreconditionError("engine: load a model before adding experts"));
+    auto manifest = ManifestFromText(manifest_json, "library manifest");
+    if (!manifest.ok()) return Error(manifest.status());
+    const ExpertRecord* record = manifest->Find(name);
+    if (record == nullptr) {
+      return Error(absl::NotFoundError(absl::StrCat("expert \"", name, "\" is not in library \"", manifest->name, "\"")));
+    }
+    if (record->type != AdapterType::kLora) {
+      return Error(absl::InvalidArgumentError(absl::StrCat("expert \"", name, "\" is a ", AdapterTypeName(record->type),
+                                                           " expert; the engine routes LoRA experts")));
+    }
+    auto file = SafetensorsFile::FromBytes(BytesFromJs(bytes), record->file_name);
+    if (!file.ok()) return Error(file.status());
+    auto expert = engine::LoadLoraExpert(name, *file, model_.config);
+    if (!expert.ok()) return Error(expert.status());
+    auto modules = ReadLoraModules(*file);
+    if (!modules.ok()) return Error(modules.status());
+    for (const NamedLoraModule& module : *modules) {
+      for (auto& [key, lora] : expert->modules) {
+        const std::string suffix =
+            absl::StrCat("layers.", key.first, ".", engine::ProjName(static_cast<engine::Proj>(key.second)));
+        if (module.name.size() >= suffix.size() &&
+            module.name.compare(module.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          lora.scale = static_cast<float>(record->lora.ScaleOf(module.name, module.a.shape()[0]));
+        }
+      }
+    }
     experts_.push_back(std::move(*expert));
     return Ok(val(static_cast<int>(experts_.size())));
   }
@@ -410,10 +559,13 @@ EMSCRIPTEN_BINDINGS(libra) {
   emscripten::function("timeMerge", &TimeMerge);
   emscripten::function("arrowPrototype", &ArrowPrototype);
   emscripten::function("route", &Route);
+  emscripten::function("parseManifest", &ParseManifest);
+  emscripten::function("clusterExperts", &ClusterExperts);
   emscripten::class_<Engine>("Engine")
       .constructor<>()
       .function("load", &Engine::Load)
       .function("addExpert", &Engine::AddExpert)
+      .function("addLibraryExpert", &Engine::AddLibraryExpert)
       .function("clearExperts", &Engine::ClearExperts)
       .function("info", &Engine::Info)
       .function("generate", &Engine::Generate)

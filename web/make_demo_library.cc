@@ -1,28 +1,48 @@
-// Writes the web demo's library: a small byte-level Llama (random weights,
-// seeded) and LoRA experts, until paper (a)'s quick reproduction provides a
-// trained one. The model's text is therefore meaningless; merging, routing
-// and the views work the same.
+// Writes the web demo's stand-in bundle when paper (a)'s reproduction has not
+// produced the trained one (results/arrow_mbc/demo): a small byte-level Llama
+// with RANDOM weights (seeded) and an expert library of LoRA experts in the
+// same layout, so the page loads both the same way. The model's text is
+// meaningless; merging, routing, similarity and clustering work the same.
 //
 //   make_demo_library OUT_DIR
-// OUT_DIR/library.json {"base": {"config": "config.json", "weights":
-//   "model.safetensors"}, "experts": [{"name", "file"}]}, config.json,
-//   model.safetensors, experts/<name>.safetensors (PEFT names, lora_alpha 8)
+// OUT_DIR/base/config.json, OUT_DIR/base/model.safetensors  (HF Llama names)
+// OUT_DIR/library/library.pb + <expert>.safetensors          (src/core/library)
+// OUT_DIR/library/aux/arrow/<expert>.safetensors              (Arrow prototypes)
+// OUT_DIR/bundle.json {"random_weights": true, ...}: the page shows a banner
+//
+// The six experts come in three families (a shared direction plus each
+// expert's own part), so the similarity matrix and MBC have structure to show.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <iterator>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/core/arrow/library_prototypes.h"
 #include "src/core/engine/config.h"
 #include "src/core/engine/lora.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
+#include "src/core/library/expert_library.h"
 
 namespace {
 
 constexpr uint32_t kSeed = 2024;
 constexpr int kRank = 4;
-const char* const kExperts[] = {"arithmetic", "geography", "grammar", "logic", "poetry", "code"};
+constexpr double kAlpha = 8;
+struct DemoExpert {
+  const char* name;
+  int family;
+};
+constexpr DemoExpert kExperts[] = {{"arithmetic", 0}, {"logic", 0},  {"geography", 1},
+                                   {"grammar", 1},    {"poetry", 2}, {"code", 2}};
+constexpr int kFamilies = 3;
 
 libra::Tensor Random(libra::Shape shape, std::mt19937& rng, float stddev, float mean = 0) {
   std::normal_distribution<float> normal(mean, stddev);
@@ -31,17 +51,24 @@ libra::Tensor Random(libra::Shape shape, std::mt19937& rng, float stddev, float 
   return t;
 }
 
-}  // namespace
+// family + 0.6 * own, elementwise.
+libra::Tensor Blend(const libra::Tensor& family, const libra::Tensor& own) {
+  libra::Tensor out = family;
+  for (size_t i = 0; i < out.values().size(); ++i) out.values()[i] += 0.6f * own.values()[i];
+  return out;
+}
 
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: make_demo_library OUT_DIR\n");
-    return 2;
+absl::Status MakeDirectory(const std::string& path) {
+  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("cannot create folder (", path, ")"));
   }
-  const std::string out = argv[1];
+  return absl::OkStatus();
+}
+
+absl::Status WriteDemo(const std::string& out) {
   using libra::engine::Proj;
   libra::engine::LlamaConfig config;
-  config.vocab_size = 260;  // 256 bytes + 4 specials
+  config.vocab_size = 260;  // the byte tokenizer: 256 bytes + <pad> <bos> <eos> <sep>
   config.hidden_size = 128;
   config.intermediate_size = 384;
   config.num_layers = 4;
@@ -65,28 +92,65 @@ int main(int argc, char** argv) {
                               Random({libra::engine::ProjOutDim(config, proj), in}, rng, 0.7f / std::sqrt(float(in)))));
     }
   }
-  status.Update(libra::WriteFileAtomically(out + "/config.json", libra::engine::LlamaConfigToJson(config)));
-  status.Update(model.WriteAtomically(out + "/model.safetensors"));
-  std::string manifest = R"json({"name": "demo (random weights)", "base": {"config": "config.json", "weights": "model.safetensors"}, "experts": [)json";
-  int index = 0;
-  for (const char* name : kExperts) {
-    libra::SafetensorsWriter expert;
-    for (int l = 0; l < config.num_layers; ++l) {
-      for (Proj proj : {Proj::kQ, Proj::kV, Proj::kUp, Proj::kDown}) {
-        const std::string m = absl::StrCat("base_model.model.model.layers.", l, ".", libra::engine::ProjName(proj));
-        const int64_t in = libra::engine::ProjInDim(config, proj);
-        status.Update(expert.Add(m + ".lora_A.weight", Random({kRank, in}, rng, 1.0f / std::sqrt(float(in)))));
-        status.Update(expert.Add(m + ".lora_B.weight",
-                                 Random({libra::engine::ProjOutDim(config, proj), kRank}, rng, 0.05f)));
+  if (!status.ok()) return status;
+  for (const std::string& dir : {out, out + "/base"}) {
+    if (absl::Status made = MakeDirectory(dir); !made.ok()) return made;
+  }
+  status.Update(libra::WriteFileAtomically(out + "/base/config.json", libra::engine::LlamaConfigToJson(config)));
+  status.Update(model.WriteAtomically(out + "/base/model.safetensors"));
+  if (!status.ok()) return status;
+
+  absl::StatusOr<libra::ExpertLibrary> library =
+      libra::ExpertLibrary::Create(out + "/library", "demo (random weights)", "demo-byte-llama-random");
+  if (!library.ok()) return library.status();
+  // Per family and module: shared factors; each expert adds its own.
+  std::vector<libra::SafetensorsWriter> files(std::size(kExperts));
+  for (int l = 0; l < config.num_layers; ++l) {
+    for (Proj proj : {Proj::kQ, Proj::kV, Proj::kUp, Proj::kDown}) {
+      const std::string m = absl::StrCat("model.layers.", l, ".", libra::engine::ProjName(proj));
+      const int64_t in = libra::engine::ProjInDim(config, proj), out_dim = libra::engine::ProjOutDim(config, proj);
+      std::vector<libra::Tensor> family_a, family_b;
+      for (int f = 0; f < kFamilies; ++f) {
+        family_a.push_back(Random({kRank, in}, rng, 1.0f / std::sqrt(float(in))));
+        family_b.push_back(Random({out_dim, kRank}, rng, 0.05f));
+      }
+      for (size_t e = 0; e < std::size(kExperts); ++e) {
+        const int f = kExperts[e].family;
+        status.Update(files[e].Add(m + ".lora_A.weight",
+                                   Blend(family_a[f], Random({kRank, in}, rng, 1.0f / std::sqrt(float(in))))));
+        status.Update(files[e].Add(m + ".lora_B.weight", Blend(family_b[f], Random({out_dim, kRank}, rng, 0.05f))));
       }
     }
-    expert.SetMetadata("lora_alpha", "8");
-    const std::string file = absl::StrCat("experts/", name, ".safetensors");
-    status.Update(expert.WriteAtomically(out + "/" + file));
-    absl::StrAppend(&manifest, index++ ? ", " : "", R"({"name": ")", name, R"(", "file": ")", file, R"("})");
   }
-  manifest += "]}\n";
-  status.Update(libra::WriteFileAtomically(out + "/library.json", manifest));
+  if (!status.ok()) return status;
+  for (size_t e = 0; e < std::size(kExperts); ++e) {
+    libra::ExpertRecord record;
+    record.name = kExperts[e].name;
+    record.type = libra::AdapterType::kLora;
+    record.lora.rank = kRank;
+    record.lora.alpha = kAlpha;
+    record.tasks = {kExperts[e].name};
+    record.training_config["note"] = "random weights (web/make_demo_library.cc), not trained";
+    absl::StatusOr<libra::ExpertRecord> added = library->Add(record, files[e].Serialize());
+    if (!added.ok()) return added.status();
+  }
+  absl::StatusOr<std::vector<libra::arrow::LibraryRefresh>> prototypes =
+      libra::arrow::RefreshLibraryPrototypes(*library, /*top_k=*/1);
+  if (!prototypes.ok()) return prototypes.status();
+  return libra::WriteFileAtomically(
+      out + "/bundle.json",
+      R"({"random_weights": true, "made_by": "web/make_demo_library", "seed": 2024})"
+      "\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_demo_library OUT_DIR\n");
+    return 2;
+  }
+  const absl::Status status = WriteDemo(argv[1]);
   if (!status.ok()) {
     std::fprintf(stderr, "make_demo_library: %s\n", status.ToString().c_str());
     return 1;

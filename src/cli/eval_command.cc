@@ -36,7 +36,7 @@ absl::Status Eval() {
   std::vector<nn::EvalExample> eval;
   for (const auto& ex : examples) {
     if (limit > 0 && static_cast<int64_t>(eval.size()) == limit) break;
-    eval.push_back({ex.source, ex.target, {}});
+    eval.push_back({ex.source, ex.target, ex.options});
   }
   nn::GenerateOptions options;
   options.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
@@ -54,12 +54,15 @@ absl::Status Eval() {
     nlohmann::json j = {{"count", result.count},
                         {"exact_match", result.exact_match},
                         {"rouge_l", result.rouge_l},
-                        {"token_accuracy", result.token_accuracy}};
+                        {"token_accuracy", result.token_accuracy},
+                        {"multiple_choice", result.multiple_choice}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("examples %lld  exact_match %.4f  rouge_l %.4f  token_accuracy %.4f\n",
-                static_cast<long long>(result.count), result.exact_match, result.rouge_l,
-                result.token_accuracy);
+    std::printf(
+        "examples %lld (multiple choice %lld)  exact_match %.4f  rouge_l %.4f  token_accuracy "
+        "%.4f\n",
+        static_cast<long long>(result.count), static_cast<long long>(result.multiple_choice),
+        result.exact_match, result.rouge_l, result.token_accuracy);
   }
   return absl::OkStatus();
 }

@@ -3,13 +3,16 @@
 // On disk it is one JSONL line (flan_jsonl_reader.h, flan_jsonl_writer.h):
 //   {"source": "Reverse the letters: ABC", "target": "CBA",
 //    "task_name": "letters_reverse", "split": "train"}
-// "split" is one of "train", "validation", "test".
+// "split" is one of "train", "validation", "test". A multiple-choice example
+// adds "options": ["...", ...] (the target is one of them); evaluation then
+// scores each option by log-likelihood instead of generating.
 //
 //   FlanExample example{"Sort: 312", "123", "digits_sort", "train"};
 #ifndef LIBRA_DATA_FLAN_EXAMPLE_H_
 #define LIBRA_DATA_FLAN_EXAMPLE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -28,11 +31,12 @@ struct FlanExample {
   std::string target;
   std::string task_name;
   std::string split;
+  std::vector<std::string> options;  // multiple choice when not empty
 };
 
 inline bool operator==(const FlanExample& a, const FlanExample& b) {
   return a.source == b.source && a.target == b.target && a.task_name == b.task_name &&
-         a.split == b.split;
+         a.split == b.split && a.options == b.options;
 }
 
 }  // namespace libra::data

@@ -1,5 +1,7 @@
 #include "src/data/flan_jsonl_reader.h"
 
+#include <algorithm>
+
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -76,6 +78,22 @@ absl::StatusOr<FlanExample> ParseFlanLine(absl::string_view line, const FlanRead
       return LineError(where, absl::StrCat("\"", key, "\" must be a string, got ", TypeName(*it)));
     }
     *field = it->get<std::string>();
+  }
+  if (auto it = json.find("options"); it != json.end()) {
+    if (!it->is_array() || it->empty()) {
+      return LineError(where, "\"options\" must be a non-empty array of strings");
+    }
+    for (const Json& option : *it) {
+      if (!option.is_string()) {
+        return LineError(where, absl::StrCat("\"options\" must hold strings, got ",
+                                             TypeName(option)));
+      }
+      example.options.push_back(option.get<std::string>());
+    }
+    if (std::find(example.options.begin(), example.options.end(), example.target) ==
+        example.options.end()) {
+      return LineError(where, "\"target\" is not one of \"options\"");
+    }
   }
   if (json.contains("split")) {
     if (!IsKnownSplit(example.split)) {

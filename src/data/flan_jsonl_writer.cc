@@ -23,10 +23,21 @@ absl::StatusOr<std::string> FlanJsonLine(const FlanExample& example) {
     return absl::InvalidArgumentError(absl::StrCat("example of task \"", example.task_name,
                                                    "\": unknown split \"", example.split, "\""));
   }
+  for (const std::string& option : example.options) {
+    if (!text::IsValidUtf8(option)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("example of task \"", example.task_name, "\": an option is not UTF-8"));
+    }
+  }
   const auto quote = [](const std::string& text) { return nlohmann::json(text).dump(); };
-  return absl::StrCat("{\"source\": ", quote(example.source), ", \"target\": ",
-                      quote(example.target), ", \"task_name\": ", quote(example.task_name),
-                      ", \"split\": ", quote(example.split), "}\n");
+  std::string line = absl::StrCat("{\"source\": ", quote(example.source), ", \"target\": ",
+                                  quote(example.target), ", \"task_name\": ",
+                                  quote(example.task_name), ", \"split\": ", quote(example.split));
+  if (!example.options.empty()) {
+    absl::StrAppend(&line, ", \"options\": ", nlohmann::json(example.options).dump(-1, ' ', false));
+  }
+  absl::StrAppend(&line, "}\n");
+  return line;
 }
 
 absl::StatusOr<FlanJsonlWriter> FlanJsonlWriter::Create(const std::string& path) {

@@ -61,6 +61,18 @@ TEST_F(TrainCommandTest, TrainsAnExpertThenEvaluatesAndGenerates) {
   EXPECT_TRUE(absl::StrContains(eval.output, "\"count\":16")) << eval.output;
   EXPECT_TRUE(absl::StrContains(eval.output, "\"rouge_l\"")) << eval.output;
 
+  // Multiple choice: options are scored by log-likelihood, never generated;
+  // with a single option the answer is that option whatever the model.
+  {
+    std::ofstream mc(dir_ + "/mc.jsonl");
+    mc << "{\"source\": \"R ab\", \"target\": \"zq\", \"options\": [\"zq\"]}\n"
+       << "{\"source\": \"R ba\", \"target\": \"qqz\", \"options\": [\"qqz\"]}\n";
+  }
+  CommandResult mc = Libra("eval --base " + dir_ + "/base --data " + dir_ + "/mc.jsonl --json");
+  ASSERT_EQ(mc.code, 0) << mc.output;
+  EXPECT_TRUE(absl::StrContains(mc.output, "\"multiple_choice\":2")) << mc.output;
+  EXPECT_TRUE(absl::StrContains(mc.output, "\"exact_match\":1.0")) << mc.output;
+
   CommandResult mix = Libra("eval " + base + " --task rev --limit 2 --max_new_tokens 2 --mixing parameter "
                      "--expert_file " + dir_ + "/rev.safetensors," + dir_ + "/rev.safetensors");
   ASSERT_EQ(mix.code, 0) << mix.output;

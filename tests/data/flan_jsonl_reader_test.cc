@@ -72,6 +72,14 @@ TEST(FlanJsonlReaderTest, ErrorsNameFileAndLine) {
       {"{\"source\": \"a\", \"target\": null}", "\"target\" must be a string, got null"},
       {"{\"source\": \"a\", \"target\": \"b\", \"task_name\": [\"x\"]}",
        "\"task_name\" must be a string, got array"},
+      {"{\"source\": \"a\", \"target\": \"b\", \"options\": \"b\"}",
+       "\"options\" must be a non-empty array of strings"},
+      {"{\"source\": \"a\", \"target\": \"b\", \"options\": []}",
+       "\"options\" must be a non-empty array of strings"},
+      {"{\"source\": \"a\", \"target\": \"b\", \"options\": [\"b\", 3]}",
+       "\"options\" must hold strings, got number"},
+      {"{\"source\": \"a\", \"target\": \"b\", \"options\": [\"c\"]}",
+       "\"target\" is not one of \"options\""},
       {"{\"source\": \"a\", \"target\": \"b\", \"split\": \"dev\"}",
        "\"split\" is \"dev\"; expected \"train\", \"validation\" or \"test\""},
       {"{\"source\": \"a\", \"target\": \"b\", \"split\": 1}", "\"split\" must be a string"},
@@ -85,6 +93,17 @@ TEST(FlanJsonlReaderTest, ErrorsNameFileAndLine) {
         << "line: " << c.bad_line << "\nerror: " << error;
     EXPECT_EQ(before, 2);
   }
+}
+
+TEST(FlanJsonlReaderTest, MultipleChoiceOptions) {
+  const std::string path = WriteTemp(
+      "mc.jsonl",
+      "{\"source\": \"2+2?\", \"target\": \"4\", \"split\": \"test\", \"options\": "
+      "[\"3\", \"4\", \"5\"]}\n");
+  auto examples = ReadFlanJsonl(path);
+  ASSERT_TRUE(examples.ok()) << examples.status();
+  ASSERT_EQ(examples->size(), 1u);
+  EXPECT_EQ((*examples)[0].options, (std::vector<std::string>{"3", "4", "5"}));
 }
 
 TEST(FlanJsonlReaderTest, BadJsonMessageSaysWhere) {

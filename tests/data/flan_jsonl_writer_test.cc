@@ -35,6 +35,7 @@ TEST(FlanJsonlWriterTest, RoundTripsThroughTheReader) {
       {"Reverse: ABC", "CBA", "letters_reverse", "train"},
       {"tab\there, quote \" and backslash \\", "", "x", "validation"},
       {"{\"json\": 1}", "\xE2\x96\x81 \xF0\x9F\x98\x80", "", "test"},
+      {"2+2?", "4", "arith", "test", {"3", "4", "5"}},
   };
   const std::string path = TempPath("round.jsonl");
   ASSERT_TRUE(WriteFlanJsonl(path, examples).ok());

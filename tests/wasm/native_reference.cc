@@ -7,6 +7,15 @@
 // OUT_DIR/expected.safetensors: merged.<method>, route.experts, route.weights,
 //   prototype, logits (engine, OUT_DIR/model + expert)
 // OUT_DIR/cases.json: the merge requests (method + parameters JSON)
+// OUT_DIR/mbc/<name>.safetensors: five LoRA experts in two families;
+//   expected.safetensors mbc.similarity [5, 5], mbc.assignment [5],
+//   mbc.embedding (cluster::ClusterLoraFiles with mbc_options.json)
+// OUT_DIR/library/: an expert library written by ExpertLibrary (library.pb,
+//   the engine's expert with lora_alpha 8 in its record but a misleading
+//   "lora_alpha" 1 in the file's metadata); library_expected.json: its
+//   manifest in manifest_json.h's form
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <random>
 #include <string>
@@ -15,11 +24,14 @@
 #include "absl/strings/str_cat.h"
 #include "src/core/arrow/prototype.h"
 #include "src/core/arrow/router.h"
+#include "src/core/cluster/mbc_files.h"
 #include "src/core/engine/config.h"
 #include "src/core/engine/lora.h"
 #include "src/core/engine/model.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
+#include "src/core/library/expert_library.h"
+#include "src/core/library/manifest_json.h"
 #include "src/core/merge/merge.h"
 #include "src/core/merge/registry.h"
 
@@ -147,12 +159,75 @@ int main(int argc, char** argv) {
   }
   (void)expected.Add("logits", Tensor({4, 260}, logits));
 
+  // MBC: experts 0-2 share one direction, 3-4 another.
+  if (mkdir((out + "/mbc").c_str(), 0755) != 0) return Fail(absl::InternalError("mkdir mbc"));
+  std::vector<std::string> mbc_paths;
+  {
+    std::vector<Tensor> family_a = {Random({2, 24}, rng, 1.0f), Random({2, 24}, rng, 1.0f)};
+    std::vector<Tensor> family_b = {Random({16, 2}, rng, 1.0f), Random({16, 2}, rng, 1.0f)};
+    const char* names[] = {"red", "orange", "yellow", "blue", "violet"};
+    for (int e = 0; e < 5; ++e) {
+      const int f = e < 3 ? 0 : 1;
+      libra::SafetensorsWriter lora_file;
+      for (const char* module : {"model.layers.0.self_attn.q_proj", "model.layers.1.mlp.up_proj"}) {
+        Tensor a = Random({2, 24}, rng, 0.4f), b = Random({16, 2}, rng, 0.4f);
+        for (size_t i = 0; i < a.values().size(); ++i) a.values()[i] += family_a[f].values()[i];
+        for (size_t i = 0; i < b.values().size(); ++i) b.values()[i] += family_b[f].values()[i];
+        (void)lora_file.Add(absl::StrCat("base_model.model.", module, ".lora_A.weight"), a);
+        (void)lora_file.Add(absl::StrCat("base_model.model.", module, ".lora_B.weight"), b);
+      }
+      mbc_paths.push_back(absl::StrCat(out, "/mbc/", names[e], ".safetensors"));
+      absl::Status written = lora_file.WriteAtomically(mbc_paths.back());
+      if (!written.ok()) return Fail(written);
+    }
+  }
+  libra::cluster::MbcOptions mbc_options;
+  mbc_options.k = 2;
+  mbc_options.sparsity_quantile = 0.5;
+  mbc_options.embedding_dims = 3;
+  mbc_options.restarts = 4;
+  mbc_options.seed = 9;
+  auto mbc = libra::cluster::ClusterLoraFiles(mbc_paths, mbc_options);
+  if (!mbc.ok()) return Fail(mbc.status());
+  (void)expected.Add("mbc.similarity", mbc->similarity);
+  (void)expected.Add("mbc.embedding", mbc->embedding);
+  std::vector<float> assignment(mbc->assignment.begin(), mbc->assignment.end());
+  (void)expected.Add("mbc.assignment", Tensor({5}, assignment));
+
+  // An expert library holding the engine's expert.
+  auto library = libra::ExpertLibrary::Create(out + "/library", "node test", "tiny-llama");
+  if (!library.ok()) return Fail(library.status());
+  {
+    libra::SafetensorsWriter misleading;
+    for (const libra::TensorInfo& info : expert_file->tensors()) {
+      auto t = expert_file->ReadFloat(info.name);
+      if (!t.ok()) return Fail(t.status());
+      (void)misleading.Add(info.name, *t);
+    }
+    misleading.SetMetadata("lora_alpha", "1");
+    libra::ExpertRecord record;
+    record.name = "expert";
+    record.type = libra::AdapterType::kLora;
+    record.lora.rank = 4;
+    record.lora.alpha = 8;
+    record.tasks = {"greeting", "exclaim"};
+    record.metrics["accuracy"] = 0.75;
+    record.training_config["steps"] = "100";
+    auto added = library->Add(record, misleading.Serialize());
+    if (!added.ok()) return Fail(added.status());
+  }
+
   absl::Status status = inputs.WriteAtomically(out + "/inputs.safetensors");
   status.Update(expected.WriteAtomically(out + "/expected.safetensors"));
   status.Update(libra::WriteFileAtomically(out + "/model.safetensors", model_bytes));
   status.Update(libra::WriteFileAtomically(out + "/expert.safetensors", expert_bytes));
   status.Update(libra::WriteFileAtomically(out + "/config.json", libra::engine::LlamaConfigToJson(config)));
   status.Update(libra::WriteFileAtomically(out + "/cases.json", cases_json));
+  status.Update(libra::WriteFileAtomically(
+      out + "/mbc_options.json",
+      R"({"k": 2, "sparsityQuantile": 0.5, "embeddingDims": 3, "restarts": 4, "seed": 9})"));
+  status.Update(libra::WriteFileAtomically(out + "/library_expected.json",
+                                           libra::ManifestToJson(library->manifest()).dump()));
   if (!status.ok()) return Fail(status);
   return 0;
 }
