@@ -1,6 +1,7 @@
 """Bazel macros for paper packages."""
 
-def paper_claims_test(name = "claims_test", reproduce = ":reproduce", args = [], size = "large", **kwargs):
+def paper_claims_test(name = "claims_test", reproduce = ":reproduce", args = [], size = "large",
+                      testbed_base = False, **kwargs):
     """A test that runs `reproduce` at quick scale and checks its claims.
 
     Every claim must be `reproduced`; a claim marked known_failure must still
@@ -12,13 +13,19 @@ def paper_claims_test(name = "claims_test", reproduce = ":reproduce", args = [],
       reproduce: the paper's reproduce binary.
       args: extra flags for the reproduce binary (e.g. ["--seeds", "3"]).
       size: the test size (quick runs take minutes).
+      testbed_base: pass the base model built by //papers/common:testbed_base
+        (--base_model), so claims tests share one pretraining.
       **kwargs: passed to cc_test (tags, timeout, ...).
     """
+    data = [reproduce]
+    if testbed_base:
+        data = data + ["//papers/common:testbed_base"]
+        args = args + ["--base_model", "papers/common/testbed_base"]
     native.cc_test(
         name = name,
         size = size,
         deps = ["//papers/common:claims_test_main"],
-        data = [reproduce],
+        data = data,
         args = ["--reproduce", "$(rootpath %s)" % reproduce] + args,
         **kwargs
     )

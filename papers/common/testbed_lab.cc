@@ -1,0 +1,435 @@
+#include "papers/common/testbed_lab.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "papers/common/artifact_cache.h"
+#include "papers/common/suite_cache.h"
+#include "src/core/io/atomic_file.h"
+#include "src/core/status_macros.h"
+#include "src/data/flan_jsonl_reader.h"
+#include "src/data/synthetic/suite.h"
+#include "src/data/synthetic/tasks.h"
+#include "src/nn/adapters.h"
+#include "src/nn/checkpoint.h"
+#include "src/nn/config.h"
+#include "src/nn/eval.h"
+#include "src/nn/trainer.h"
+
+namespace libra::papers {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+absl::StatusOr<std::vector<nn::TokenizedExample>> Tokenize(
+    const text::Tokenizer& tokenizer, const std::vector<data::FlanExample>& examples,
+    int64_t max_length) {
+  std::vector<nn::TokenizedExample> out;
+  out.reserve(examples.size());
+  for (const data::FlanExample& e : examples) {
+    LIBRA_ASSIGN_OR_RETURN(nn::TokenizedExample t,
+                           nn::EncodeExample(tokenizer, e.source, e.target, max_length));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, ": not JSON"));
+  return doc;
+}
+
+}  // namespace
+
+nlohmann::json LabConfig::ToJson() const {
+  nlohmann::json j = BaseKey();
+  nlohmann::json e = ExpertKey();
+  j.update(e);
+  j["test_per_task"] = test_per_task;
+  j["families"] = families;
+  return j;
+}
+
+nlohmann::json LabConfig::BaseKey() const {
+  return {{"hidden", hidden},
+          {"layers", layers},
+          {"heads", heads},
+          {"intermediate", intermediate},
+          {"max_length", max_length},
+          {"pretrain_examples", pretrain_examples},
+          {"pretrain_composition_fraction", pretrain_composition_fraction},
+          {"pretrain_framed_fraction", pretrain_framed_fraction},
+          {"pretrain_steps", pretrain_steps},
+          {"pretrain_batch", pretrain_batch},
+          {"pretrain_lr", pretrain_lr}};
+}
+
+nlohmann::json LabConfig::ExpertKey() const {
+  return {{"rank", rank},
+          {"alpha", alpha},
+          {"targets", targets},
+          {"train_per_task", train_per_task},
+          {"expert_steps", expert_steps},
+          {"expert_batch", expert_batch},
+          {"expert_lr", expert_lr},
+          {"lora_a_weight_decay", lora_a_weight_decay}};
+}
+
+absl::Status LabConfig::Override(const nlohmann::json& o) {
+  if (!o.is_object()) return absl::InvalidArgumentError("lab config override: not a JSON object");
+  nlohmann::json merged = ToJson();
+  for (auto& [key, value] : o.items()) {
+    if (!merged.contains(key)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("lab config override: unknown field \"", key, "\""));
+    }
+    if (merged[key].type() != value.type() &&
+        !(merged[key].is_number() && value.is_number())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("lab config override: field \"", key, "\" has the wrong type"));
+    }
+    merged[key] = value;
+  }
+  hidden = merged["hidden"];
+  layers = merged["layers"];
+  heads = merged["heads"];
+  intermediate = merged["intermediate"];
+  max_length = merged["max_length"];
+  pretrain_examples = merged["pretrain_examples"];
+  pretrain_composition_fraction = merged["pretrain_composition_fraction"];
+  pretrain_framed_fraction = merged["pretrain_framed_fraction"];
+  pretrain_steps = merged["pretrain_steps"];
+  pretrain_batch = merged["pretrain_batch"];
+  pretrain_lr = merged["pretrain_lr"];
+  rank = merged["rank"];
+  alpha = merged["alpha"];
+  targets = merged["targets"].get<std::vector<std::string>>();
+  train_per_task = merged["train_per_task"];
+  expert_steps = merged["expert_steps"];
+  expert_batch = merged["expert_batch"];
+  expert_lr = merged["expert_lr"];
+  lora_a_weight_decay = merged["lora_a_weight_decay"];
+  test_per_task = merged["test_per_task"];
+  families = merged["families"].get<std::vector<std::string>>();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LabConfig> LabConfigFromContext(const RunContext& ctx) {
+  LabConfig config;
+  if (ctx.quick()) config.families = {"letters", "digits"};
+  const char* env = std::getenv("LIBRA_LAB_CONFIG");
+  if (env != nullptr && *env != '\0') {
+    nlohmann::json o = nlohmann::json::parse(env, nullptr, /*allow_exceptions=*/false);
+    absl::Status status = config.Override(o);
+    if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("LIBRA_LAB_CONFIG: ", status.message()));
+  }
+  return config;
+}
+
+data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config) {
+  data::synthetic::SuiteOptions suite;
+  suite.seed = 1;
+  suite.train_per_task = config.train_per_task;
+  suite.validation_per_task = 16;
+  suite.test_per_task = config.test_per_task;
+  suite.pretrain.examples = config.pretrain_examples + 1000;
+  suite.pretrain.composition_fraction = config.pretrain_composition_fraction;
+  suite.pretrain.framed_fraction = config.pretrain_framed_fraction;
+  return suite;
+}
+
+double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExample>& examples,
+                     int64_t batch) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  int64_t correct = 0, total = 0;
+  for (size_t begin = 0; begin < examples.size(); begin += batch) {
+    const size_t end = std::min(examples.size(), begin + static_cast<size_t>(batch));
+    int64_t length = 0;
+    for (size_t i = begin; i < end; ++i) length = std::max<int64_t>(length, examples[i].ids.size());
+    const int64_t rows = static_cast<int64_t>(end - begin);
+    std::vector<int64_t> ids(rows * length, 0);
+    for (size_t i = begin; i < end; ++i) {
+      std::copy(examples[i].ids.begin(), examples[i].ids.end(), ids.begin() + (i - begin) * length);
+    }
+    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length});
+    torch::Tensor predicted = model.forward(input).argmax(-1).contiguous();
+    const int64_t* p = predicted.data_ptr<int64_t>();
+    for (size_t i = begin; i < end; ++i) {
+      const nn::TokenizedExample& ex = examples[i];
+      const int64_t row = static_cast<int64_t>(i - begin) * length;
+      for (int64_t k = std::max<int64_t>(ex.target_start, 1) - 1;
+           k + 1 < static_cast<int64_t>(ex.ids.size()); ++k) {
+        correct += p[row + k] == ex.ids[k + 1];
+        ++total;
+      }
+    }
+  }
+  model.train();
+  return total > 0 ? static_cast<double>(correct) / total : 0.0;
+}
+
+absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_path,
+                          const std::string& dir) {
+  text::ByteTokenizer tokenizer;
+  LIBRA_ASSIGN_OR_RETURN(std::vector<data::FlanExample> corpus,
+                         data::ReadFlanJsonl(corpus_path, {}, std::string(data::kTrainSplit)));
+  if (static_cast<int>(corpus.size()) <= config.pretrain_examples) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(corpus_path, ": ", corpus.size(), " lines; pretraining needs more than ",
+                     config.pretrain_examples, " (the rest measure the base in its own format)"));
+  }
+  std::vector<data::FlanExample> held(corpus.begin() + config.pretrain_examples, corpus.end());
+  corpus.resize(config.pretrain_examples);
+  if (held.size() > 1000) held.resize(1000);
+  LIBRA_ASSIGN_OR_RETURN(std::vector<nn::TokenizedExample> data,
+                         Tokenize(tokenizer, corpus, config.max_length));
+  LIBRA_ASSIGN_OR_RETURN(std::vector<nn::TokenizedExample> held_tokens,
+                         Tokenize(tokenizer, held, config.max_length));
+  nn::ModelConfig mc;
+  mc.vocab_size = tokenizer.vocab_size();
+  mc.hidden_size = config.hidden;
+  mc.intermediate_size = config.intermediate;
+  mc.num_hidden_layers = config.layers;
+  mc.num_attention_heads = config.heads;
+  mc.num_key_value_heads = config.heads;
+  mc.max_position_embeddings = config.max_length;
+  mc.tie_word_embeddings = true;
+  torch::manual_seed(1234);
+  nn::CausalLM model(mc);
+  nn::TrainOptions options;
+  options.learning_rate = config.pretrain_lr;
+  options.weight_decay = 0.01;
+  options.warmup_steps = config.pretrain_steps / 20;
+  options.batch_size = config.pretrain_batch;
+  options.max_steps = config.pretrain_steps;
+  options.seed = 1234;
+  options.log_every = 100;
+  const auto start = std::chrono::steady_clock::now();
+  LIBRA_ASSIGN_OR_RETURN(nn::TrainStats stats, nn::Train(*model, data, options));
+  const double seconds = SecondsSince(start);
+  const double own_format = TokenAccuracy(*model, held_tokens);
+  // By family and by one operation or a composition ("pretrain/<family>/<codes>").
+  std::map<std::string, std::vector<nn::TokenizedExample>> groups;
+  for (size_t i = 0; i < held.size(); ++i) {
+    std::vector<std::string> parts = absl::StrSplit(held[i].task_name, '/');
+    const std::string family = parts.size() > 1 ? parts[1] : "other";
+    const bool composed = parts.size() > 2 && absl::StrContains(parts[2], '.');
+    groups[absl::StrCat(family, composed ? "/composed" : "/single")].push_back(held_tokens[i]);
+  }
+  nlohmann::json by_group = nlohmann::json::object();
+  for (const auto& [group, tokens] : groups) {
+    by_group[group] = {{"lines", tokens.size()}, {"token_accuracy", TokenAccuracy(*model, tokens)}};
+  }
+  std::fprintf(stderr,
+               "[lab] pretrained base: %lld steps in %.1f s, last loss %.3f, own-format token "
+               "accuracy %.3f\n",
+               static_cast<long long>(stats.steps), seconds, stats.last_loss, own_format);
+  LIBRA_RETURN_IF_ERROR(nn::SaveCheckpoint(*model, dir));
+  nlohmann::json report = {{"steps", stats.steps},
+                           {"seconds", seconds},
+                           {"last_loss", stats.last_loss},
+                           {"tokens_per_second", stats.tokens_per_second},
+                           {"own_format_token_accuracy", own_format},
+                           {"own_format_lines", held.size()},
+                           {"own_format_by_group", by_group}};
+  LIBRA_RETURN_IF_ERROR(WriteFileAtomically(dir + "/pretrain.json", report.dump(2) + "\n"));
+  return WriteFileAtomically(dir + "/base_key.json", config.BaseKey().dump(2) + "\n");
+}
+
+absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabConfig& config) {
+  std::unique_ptr<Lab> lab(new Lab());
+  lab->config_ = config;
+  lab->cache_ = ctx.cache;
+
+  lab->data_dir_ = ctx.options.data;
+  if (lab->data_dir_.empty()) {
+    LIBRA_ASSIGN_OR_RETURN(lab->data_dir_, CachedSuite(*ctx.cache, LabSuiteOptions(config)));
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  lab->base_dir_ = ctx.options.base_model;
+  if (lab->base_dir_.empty()) {
+    nlohmann::json key_config = config.BaseKey();
+    key_config["corpus"] = lab->data_dir_ + "/pretrain.jsonl";
+    ArtifactKey key{"base_model", key_config, kBaseProducerVersion};
+    const std::string corpus = lab->data_dir_ + "/pretrain.jsonl";
+    LIBRA_ASSIGN_OR_RETURN(
+        lab->base_dir_,
+        ctx.cache->GetOrBuild(
+            key, [&](const std::string& dir) { return PretrainBase(config, corpus, dir); },
+            &lab->base_hit_));
+  }
+  lab->base_seconds_ = SecondsSince(start);
+  if (absl::StatusOr<nlohmann::json> key = ReadJsonFile(lab->base_dir_ + "/base_key.json");
+      key.ok() && *key != config.BaseKey()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        lab->base_dir_, "/base_key.json: the base was built for ", key->dump(),
+        ", the configuration asks for ", config.BaseKey().dump()));
+  }
+  if (absl::StatusOr<nlohmann::json> report = ReadJsonFile(lab->base_dir_ + "/pretrain.json");
+      report.ok()) {
+    lab->base_report_ = *report;
+  }
+  LIBRA_ASSIGN_OR_RETURN(lab->model_, nn::LoadCheckpoint(lab->base_dir_, torch::kCPU));
+  nn::FreezeBase(*lab->model_);
+
+  for (const data::synthetic::Task& t : data::synthetic::AllTasks()) {
+    if (!config.families.empty() &&
+        std::find(config.families.begin(), config.families.end(), t.spec.family) ==
+            config.families.end()) {
+      continue;
+    }
+    LabTask task;
+    task.index = static_cast<int>(lab->tasks_.size());
+    task.name = t.spec.name;
+    task.family = t.spec.family;
+    task.held_out = t.spec.held_out;
+    task.related = t.spec.related;
+    const std::string path = absl::StrCat(lab->data_dir_, "/tasks/", task.name, ".jsonl");
+    LIBRA_ASSIGN_OR_RETURN(task.train,
+                           data::ReadFlanJsonl(path, {}, std::string(data::kTrainSplit)));
+    LIBRA_ASSIGN_OR_RETURN(task.test, data::ReadFlanJsonl(path, {}, std::string(data::kTestSplit)));
+    if (static_cast<int>(task.train.size()) > config.train_per_task) {
+      task.train.resize(config.train_per_task);
+    }
+    if (static_cast<int>(task.test.size()) > config.test_per_task) {
+      task.test.resize(config.test_per_task);
+    }
+    LIBRA_ASSIGN_OR_RETURN(task.train_tokens,
+                           Tokenize(lab->tokenizer_, task.train, config.max_length));
+    LIBRA_ASSIGN_OR_RETURN(task.test_tokens, Tokenize(lab->tokenizer_, task.test, config.max_length));
+    for (nn::TokenizedExample& e : task.train_tokens) e.task = task.index;
+    for (nn::TokenizedExample& e : task.test_tokens) e.task = task.index;
+    lab->tasks_.push_back(std::move(task));
+  }
+  if (lab->tasks_.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no tasks in families [", absl::StrJoin(config.families, ", "), "]"));
+  }
+  return lab;
+}
+
+const LabTask* Lab::FindTask(const std::string& name) const {
+  for (const LabTask& t : tasks_) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<TaskScore> Lab::Score(const LabTask& task, bool exact_match) {
+  TaskScore score;
+  score.token_accuracy = TokenAccuracy(*model_, task.test_tokens);
+  if (exact_match) {
+    std::vector<nn::EvalExample> examples;
+    for (const data::FlanExample& e : task.test) examples.push_back({e.source, e.target, {}});
+    nn::GenerateOptions options;
+    options.max_new_tokens = 24;
+    options.max_length = config_.max_length;
+    LIBRA_ASSIGN_OR_RETURN(nn::EvalResult r, nn::Evaluate(*model_, tokenizer_, examples, options));
+    score.exact_match = r.exact_match;
+  }
+  return score;
+}
+
+absl::StatusOr<Expert> Lab::TrainLora(const std::vector<const LabTask*>& tasks, uint64_t seed,
+                                      int64_t steps) {
+  if (tasks.empty()) return absl::InvalidArgumentError("TrainLora: no tasks");
+  if (steps <= 0) steps = config_.expert_steps;
+  std::vector<nn::TokenizedExample> data;
+  for (const LabTask* t : tasks) {
+    data.insert(data.end(), t->train_tokens.begin(), t->train_tokens.end());
+  }
+  nn::AdapterConfig adapter;
+  adapter.lora.rank = config_.rank;
+  adapter.lora.alpha = config_.alpha;
+  adapter.targets.names = config_.targets;
+  LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(*model_, adapter, seed).status());
+  nn::TrainOptions options;
+  options.learning_rate = config_.expert_lr;
+  options.lora_a_weight_decay = config_.lora_a_weight_decay;
+  options.batch_size = config_.expert_batch;
+  options.max_steps = steps;
+  options.warmup_steps = steps / 10;
+  options.seed = seed;
+  options.progress = false;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<nn::TrainStats> stats = nn::Train(*model_, data, options);
+  train_seconds_ += SecondsSince(start);
+  train_steps_ += steps;
+  Expert expert = nn::ExtractExpert(*model_);
+  nn::DetachAdapters(*model_);
+  if (!stats.ok()) return stats.status();
+  return expert;
+}
+
+absl::StatusOr<Expert> Lab::CachedLora(const std::vector<const LabTask*>& tasks, uint64_t seed,
+                                       int64_t steps, bool* hit) {
+  if (steps <= 0) steps = config_.expert_steps;
+  std::vector<std::string> names;
+  for (const LabTask* t : tasks) names.push_back(t->name);
+  nlohmann::json key_config = config_.ExpertKey();
+  key_config["base"] = base_dir_;
+  key_config["data"] = data_dir_;
+  key_config["tasks"] = names;
+  key_config["steps"] = steps;
+  key_config["seed"] = seed;
+  ArtifactKey key{"lora_expert", key_config, kExpertProducerVersion};
+  LIBRA_ASSIGN_OR_RETURN(
+      std::string dir,
+      cache_->GetOrBuild(
+          key,
+          [&](const std::string& tmp) -> absl::Status {
+            LIBRA_ASSIGN_OR_RETURN(Expert expert, TrainLora(tasks, seed, steps));
+            return nn::SaveExpert(tmp + "/expert.safetensors", expert,
+                                  {{"tasks", absl::StrJoin(names, ",")}});
+          },
+          hit));
+  return nn::LoadExpert(dir + "/expert.safetensors");
+}
+
+absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts) {
+  if (experts.empty()) return absl::InvalidArgumentError("ApplyUniformMerge: no experts");
+  std::map<std::string, torch::Tensor> sum;
+  for (const Expert* expert : experts) {
+    for (const nn::ExpertModule& m : *expert) {
+      torch::Tensor delta = m.kind == nn::ExpertModule::Kind::kLora
+                                ? m.scale * torch::matmul(m.lora_b, m.lora_a)
+                                : m.delta;
+      auto it = sum.find(m.module);
+      if (it == sum.end()) {
+        sum.emplace(m.module, delta.clone());
+      } else {
+        it->second.add_(delta);
+      }
+    }
+  }
+  Expert merged;
+  for (auto& [module, delta] : sum) {
+    nn::ExpertModule m;
+    m.module = module;
+    m.kind = nn::ExpertModule::Kind::kDense;
+    m.delta = delta / static_cast<double>(experts.size());
+    merged.push_back(std::move(m));
+  }
+  return nn::ApplyExpert(model, merged, /*trainable=*/false);
+}
+
+}  // namespace libra::papers

@@ -1,0 +1,176 @@
+// The testbed laboratory every paper experiment runs in: the synthetic suite
+// (or Flan-style JSONL at full scale), a small pretrained base model, and the
+// operations the papers compose: train a LoRA on some tasks, score a task
+// with whatever adapters are attached, merge experts uniformly.
+//
+//   LIBRA_ASSIGN_OR_RETURN(LabConfig config, LabConfigFromContext(ctx));
+//   LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<Lab> lab, Lab::Open(ctx, config));
+//   for (const LabTask& task : lab->tasks()) {
+//     LIBRA_ASSIGN_OR_RETURN(Expert expert, lab->CachedLora({&task}, seed));
+//     LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(lab->model(), expert, false));  // or ApplyUniformMerge
+//     LIBRA_ASSIGN_OR_RETURN(TaskScore score, lab->Score(task));
+//     nn::DetachAdapters(lab->model());
+//   }
+//
+// The base model comes from --base_model, else from the artifact cache
+// (pretrained on first use, keyed by LabConfig::BaseKey()). A base folder
+// written by PretrainBase carries base_key.json; Open refuses a base whose
+// key differs from the configuration's, so a stale build output is never
+// taken for the configured model.
+#ifndef LIBRA_PAPERS_COMMON_TESTBED_LAB_H_
+#define LIBRA_PAPERS_COMMON_TESTBED_LAB_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "papers/common/reproduce.h"
+#include "src/core/text/byte_tokenizer.h"
+#include "src/data/flan_example.h"
+#include "src/data/synthetic/suite.h"
+#include "src/nn/examples.h"
+#include "src/nn/expert.h"
+#include "src/nn/model.h"
+
+namespace libra::papers {
+
+// Bump when a change alters the pretrained base model.
+inline constexpr char kBaseProducerVersion[] = "testbed-base-v2";
+// Bump when a change alters trained experts.
+inline constexpr char kExpertProducerVersion[] = "testbed-lora-v1";
+
+struct LabConfig {
+  // Base model (Llama-family, byte-level vocabulary).
+  int64_t hidden = 128;
+  int64_t layers = 2;
+  int64_t heads = 4;
+  int64_t intermediate = 384;
+  int64_t max_length = 96;
+  int pretrain_examples = 20000;
+  // The corpus mix (src/data/synthetic/pretrain_corpus.h).
+  double pretrain_composition_fraction = 0.3;
+  double pretrain_framed_fraction = 0.5;
+  int64_t pretrain_steps = 1500;
+  int64_t pretrain_batch = 32;
+  double pretrain_lr = 3e-3;
+  // LoRA experts.
+  int64_t rank = 4;
+  double alpha = 8.0;
+  std::vector<std::string> targets = {"q_proj", "v_proj"};
+  int train_per_task = 256;
+  int64_t expert_steps = 200;
+  int64_t expert_batch = 16;
+  double expert_lr = 3e-3;
+  // Decoupled weight decay on LoRA A only: pulls A's random initial rows
+  // out of the prototypes (see papers/testbed/README.md).
+  double lora_a_weight_decay = 0.0;
+  // Evaluation.
+  int test_per_task = 64;
+  // Families used (empty: all); the quick scale may subsample.
+  std::vector<std::string> families;
+
+  nlohmann::json ToJson() const;
+  nlohmann::json BaseKey() const;    // what the base model depends on
+  nlohmann::json ExpertKey() const;  // what an expert depends on besides its tasks and seed
+  // Overrides the fields present in `o`; an unknown field is an error.
+  absl::Status Override(const nlohmann::json& o);
+};
+
+// The defaults, the quick scale's subsample (families letters and digits),
+// then $LIBRA_LAB_CONFIG (a JSON object) for exploration; results.json
+// records the configuration actually used.
+absl::StatusOr<LabConfig> LabConfigFromContext(const RunContext& ctx);
+
+struct LabTask {
+  int index = 0;  // in Lab::tasks()
+  std::string name;
+  std::string family;
+  bool held_out = false;
+  std::vector<std::string> related;
+  std::vector<data::FlanExample> train, test;
+  std::vector<nn::TokenizedExample> train_tokens, test_tokens;
+};
+
+struct TaskScore {
+  double token_accuracy = 0;  // teacher-forced, over the test targets' tokens
+  double exact_match = 0;     // greedy decoding; only when asked for
+};
+
+using Expert = std::vector<nn::ExpertModule>;
+
+// The suite the lab trains and scores on (seed 1), sized by `config`.
+data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config);
+
+// Pretrains the base on the first config.pretrain_examples lines of `corpus`
+// (a Flan JSONL without instructions) and saves it with base_key.json and
+// pretrain.json (steps, loss, and token accuracy in its own format on the
+// corpus lines it did not train on) into `dir`.
+absl::Status PretrainBase(const LabConfig& config, const std::string& corpus,
+                          const std::string& dir);
+
+class Lab {
+ public:
+  static absl::StatusOr<std::unique_ptr<Lab>> Open(const RunContext& ctx, const LabConfig& config);
+
+  const LabConfig& config() const { return config_; }
+  nn::CausalLMImpl& model() { return *model_; }
+  const text::ByteTokenizer& tokenizer() const { return tokenizer_; }
+  const std::vector<LabTask>& tasks() const { return tasks_; }
+  const LabTask* FindTask(const std::string& name) const;
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& base_dir() const { return base_dir_; }
+  bool base_from_cache() const { return base_hit_; }
+  double base_seconds() const { return base_seconds_; }
+  // pretrain.json of the base when it has one (else null).
+  const nlohmann::json& base_report() const { return base_report_; }
+
+  // The model as it is (with any attached adapters) on a task's test split.
+  absl::StatusOr<TaskScore> Score(const LabTask& task, bool exact_match = false);
+
+  // Trains a fresh LoRA (config rank/alpha/targets) on the union of `tasks`'
+  // training examples for `steps` (0: config.expert_steps) and returns it;
+  // the model is left without adapters.
+  absl::StatusOr<Expert> TrainLora(const std::vector<const LabTask*>& tasks, uint64_t seed,
+                                   int64_t steps = 0);
+  // TrainLora through the artifact cache (keyed by base, expert config,
+  // tasks, steps and seed).
+  absl::StatusOr<Expert> CachedLora(const std::vector<const LabTask*>& tasks, uint64_t seed,
+                                    int64_t steps = 0, bool* hit = nullptr);
+
+  double train_seconds() const { return train_seconds_; }
+  int64_t train_steps() const { return train_steps_; }
+
+ private:
+  Lab() = default;
+
+  LabConfig config_;
+  const ArtifactCache* cache_ = nullptr;
+  text::ByteTokenizer tokenizer_;
+  std::string data_dir_, base_dir_;
+  bool base_hit_ = true;
+  double base_seconds_ = 0;
+  nlohmann::json base_report_;
+  nn::CausalLM model_{nullptr};
+  std::vector<LabTask> tasks_;
+  double train_seconds_ = 0;
+  int64_t train_steps_ = 0;
+};
+
+// Attaches the mean of the experts' deltas (sum_e s_e B_e A_e / E) as a
+// dense delta on each module of `model`.
+absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts);
+
+// Teacher-forced token accuracy of `model` on `examples`' target tokens,
+// in batches of `batch` padded rows.
+double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExample>& examples,
+                     int64_t batch = 32);
+
+}  // namespace libra::papers
+
+#endif  // LIBRA_PAPERS_COMMON_TESTBED_LAB_H_

@@ -1,0 +1,111 @@
+#include "papers/common/testbed_lab.h"
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "gtest/gtest.h"
+#include "src/core/text/byte_tokenizer.h"
+#include "src/nn/adapters.h"
+#include "src/nn/config.h"
+#include "src/nn/eval.h"
+#include "src/nn/examples.h"
+#include "src/nn/expert.h"
+#include "src/nn/model.h"
+
+namespace libra::papers {
+namespace {
+
+nn::CausalLM TinyModel() {
+  nn::ModelConfig c;
+  c.vocab_size = 260;
+  c.hidden_size = 16;
+  c.intermediate_size = 24;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 2;
+  torch::manual_seed(7);
+  nn::CausalLM model(c);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.mul_(3.0);  // peaky logits, varied argmax
+  return model;
+}
+
+TEST(TokenAccuracyTest, EqualsTheEvaluatorsPerExampleCount) {
+  nn::CausalLM model = TinyModel();
+  text::ByteTokenizer tokenizer;
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"abc", "cba"}, {"hello there", "x"}, {"12", "3456789"}, {"q", "qq"}, {"zz top", "pot zz"}};
+  std::vector<nn::TokenizedExample> tokens;
+  std::vector<nn::EvalExample> examples;
+  for (const auto& [source, target] : pairs) {
+    auto t = nn::EncodeExample(tokenizer, source, target, 64);
+    ASSERT_TRUE(t.ok()) << t.status();
+    tokens.push_back(*t);
+    examples.push_back({source, target, {}});
+  }
+  nn::GenerateOptions options;
+  options.max_new_tokens = 1;
+  auto reference = nn::Evaluate(*model, tokenizer, examples, options);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  // Batches of 2 pad rows to different lengths than the per-example loop.
+  EXPECT_NEAR(TokenAccuracy(*model, tokens, /*batch=*/2), reference->token_accuracy, 1e-12);
+  EXPECT_NEAR(TokenAccuracy(*model, tokens, /*batch=*/32), reference->token_accuracy, 1e-12);
+}
+
+TEST(ApplyUniformMergeTest, AddsTheMeanOfTheExpertsDeltas) {
+  nn::CausalLM model = TinyModel();
+  nn::FreezeBase(*model);
+  const std::string module = "model.layers.0.self_attn.q_proj";
+  torch::manual_seed(3);
+  std::vector<Expert> experts(3);
+  for (Expert& e : experts) {
+    nn::ExpertModule m;
+    m.module = module;
+    m.lora_a = torch::randn({2, 16});
+    m.lora_b = torch::randn({16, 2});
+    m.scale = 0.5;
+    e.push_back(m);
+  }
+  torch::Tensor ids = torch::tensor(std::vector<int64_t>{1, 5, 9, 30}).view({1, -1});
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor delta = torch::zeros({16, 16});
+    for (const Expert& e : experts) delta += e[0].scale * torch::matmul(e[0].lora_b, e[0].lora_a);
+    torch::Tensor weight;
+    for (auto& [name, linear] : model->Linears()) {
+      if (name == module) weight = linear->weight;
+    }
+    ASSERT_TRUE(weight.defined());
+    weight.add_(delta / 3.0);
+    expected = model->forward(ids).clone();
+    weight.sub_(delta / 3.0);
+  }
+  ASSERT_TRUE(ApplyUniformMerge(*model, {&experts[0], &experts[1], &experts[2]}).ok());
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(model->forward(ids), expected, 1e-5, 1e-5));
+  EXPECT_FALSE(ApplyUniformMerge(*model, {}).ok());
+}
+
+TEST(LabConfigTest, OverrideChangesNamedFieldsAndRejectsUnknownOrMistyped) {
+  LabConfig config;
+  ASSERT_TRUE(config.Override({{"pretrain_steps", 7}, {"targets", {"o_proj"}}}).ok());
+  EXPECT_EQ(config.pretrain_steps, 7);
+  EXPECT_EQ(config.targets, std::vector<std::string>{"o_proj"});
+  EXPECT_EQ(config.hidden, LabConfig().hidden);
+  absl::Status unknown = config.Override({{"hiden", 64}});
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.message().find("hiden"), std::string::npos);
+  EXPECT_FALSE(config.Override({{"targets", "q_proj"}}).ok());
+  EXPECT_FALSE(config.Override(nlohmann::json::array()).ok());
+  // The base key does not move with expert fields, so experts never retrain a base.
+  LabConfig other = config;
+  other.expert_steps += 1;
+  EXPECT_EQ(other.BaseKey(), config.BaseKey());
+  EXPECT_NE(other.ExpertKey(), config.ExpertKey());
+}
+
+}  // namespace
+}  // namespace libra::papers
