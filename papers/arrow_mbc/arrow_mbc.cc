@@ -331,9 +331,13 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(LabConfig config, LabConfigFromContext(ctx));
   PaperConfig paper;
   if (ctx.quick()) {
-    paper.held_out_per_family = 2;
-    paper.held_in_per_family = 4;
+    // Measured on the shared 2-core machine: a 200-step expert took about
+    // 2 minutes under load, so the quick scale subsamples tasks and trains
+    // short experts (README.md, "Budget"). Seeds stay 3.
+    paper.held_out_per_family = 1;
+    paper.held_in_per_family = 2;
     paper.mbc_clusters = 2;
+    if (std::getenv("LIBRA_LAB_CONFIG") == nullptr) config.expert_steps = 30;
   }
   LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<Lab> lab, Lab::Open(ctx, config));
   const Selection sel = SelectTasks(*lab, paper);
@@ -639,9 +643,29 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   results.DescribeMetric("diag/init_span_random", "the same for a random direction (r / in)");
   results.DescribeMetric("mbc/family_purity", "share of experts in a cluster of their family's majority");
 
-  auto claim = [](std::string id, std::string statement, std::string a, std::string b,
-                  Direction d, double margin) {
+  // Known failures: measured at quick scale over seeds 1-3 after a real
+  // attempt (README.md gives the numbers and the diagnostics behind them).
+  const std::map<std::string, KnownFailure> known = {
+      {"uniform_beats_base",
+       {"short-trained experts on a weak base: the private uniform merge is only 0.02 above base "
+        "on held-out tasks, within the spread over 3 seeds",
+        "private uniform 0.299 +- 0.021 vs base 0.278 (quick scale, seeds 1-3)"}},
+      {"arrow_beats_uniform",
+       {"the prototypes of briefly trained LoRAs lie mostly (0.62) in the span of A's random "
+        "initial rows (a random direction: 0.03), so |<x, p>| routes by the seed more than by "
+        "the task; top-1 is a related expert on 0.58 of held-out tokens against 0.50 by chance",
+        "private Arrow k=4 0.200 +- 0.032 vs uniform 0.299 +- 0.021 (quick scale, seeds 1-3)"}},
+      {"mbc_uniform_at_least_private",
+       {"with 4 held-in tasks MBC makes one 3-task and one 1-task cluster; the uniform merge of "
+        "those 2 experts is below the merge of the 4 private experts",
+        "MBC uniform 0.254 +- 0.035 vs private uniform 0.299 +- 0.021 (quick scale, seeds 1-3)"}}};
+  auto claim = [&known](std::string id, std::string statement, std::string a, std::string b,
+                        Direction d, double margin) {
     Claim c;
+    if (auto it = known.find(id); it != known.end()) {
+      c.known_failure = true;
+      c.failure = it->second;
+    }
     c.id = std::move(id);
     c.statement = std::move(statement);
     c.a = Quantity::Metric(std::move(a));
@@ -679,7 +703,10 @@ absl::Status Run(const RunContext& ctx, Results& results) {
                                             "mbc_uniform",  "mbc_arrow_k4"};
   nlohmann::json series = nlohmann::json::array();
   for (const std::string& id : plotted) {
-    series.push_back({{"label", id}, {"metrics", {"held_in/" + id, "held_out/" + id}}});
+    const bool held_in_scored = id != "private_ties" && id != "private_arrow_k1";
+    series.push_back({{"label", id},
+                      {"metrics", {held_in_scored ? nlohmann::json("held_in/" + id) : nlohmann::json(),
+                                   "held_out/" + id}}});
   }
   results.AddPlot({{"id", "reuse"},
                    {"kind", "bar"},
