@@ -236,6 +236,16 @@ absl::Status ApplyExpert(CausalLMImpl& model, const std::vector<ExpertModule>& m
 absl::Status AttachMixture(CausalLMImpl& model,
                            const std::vector<std::vector<ExpertModule>>& experts,
                            std::shared_ptr<RouterImpl> router, MixingMode mode) {
+  if (router == nullptr) return absl::InvalidArgumentError("a mixture needs a router");
+  return AttachMixture(
+      model, experts,
+      [&](const std::string&) -> absl::StatusOr<std::shared_ptr<RouterImpl>> { return router; },
+      mode);
+}
+
+absl::Status AttachMixture(CausalLMImpl& model,
+                           const std::vector<std::vector<ExpertModule>>& experts,
+                           const RouterFactory& make_router, MixingMode mode) {
   if (experts.empty()) return absl::InvalidArgumentError("a mixture needs at least one expert");
   FreezeBase(model);
   for (const ExpertModule& first : experts[0]) {
@@ -258,6 +268,11 @@ absl::Status AttachMixture(CausalLMImpl& model,
               weights[0].a.size(0), " and ", weights[e].a.size(0)));
         }
       }
+    }
+    LIBRA_ASSIGN_OR_RETURN(std::shared_ptr<RouterImpl> router, make_router(first.module));
+    if (router == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("module \"", first.module, "\": the router factory returned no router"));
     }
     auto mixture = std::make_shared<MixtureAdapterImpl>(weights, router, mode);
     mixture->to(linear->weight.device());

@@ -17,6 +17,7 @@
 #ifndef LIBRA_NN_EXPERT_H_
 #define LIBRA_NN_EXPERT_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -68,6 +69,15 @@ absl::Status ApplyExpert(CausalLMImpl& model, const std::vector<ExpertModule>& m
 absl::Status AttachMixture(CausalLMImpl& model,
                            const std::vector<std::vector<ExpertModule>>& experts,
                            std::shared_ptr<RouterImpl> router, MixingMode mode);
+
+// The router of one module (Arrow's prototypes differ per module).
+using RouterFactory =
+    std::function<absl::StatusOr<std::shared_ptr<RouterImpl>>(const std::string& module)>;
+
+// The same with one router per module, made by `make_router(module)`.
+absl::Status AttachMixture(CausalLMImpl& model,
+                           const std::vector<std::vector<ExpertModule>>& experts,
+                           const RouterFactory& make_router, MixingMode mode);
 
 }  // namespace libra::nn
 
