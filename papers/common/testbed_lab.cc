@@ -149,7 +149,10 @@ data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config) {
   suite.train_per_task = config.train_per_task;
   suite.validation_per_task = 16;
   suite.test_per_task = config.test_per_task;
-  suite.pretrain.examples = config.pretrain_examples + 1000;
+  // Generation is prefix-stable and the split drops a validation share, so
+  // generate enough that pretraining and the 1000 measuring lines both fit.
+  suite.pretrain.examples = static_cast<int>(
+      (config.pretrain_examples + 1000) / (1.0 - suite.pretrain.validation_fraction) * 1.01 + 100);
   suite.pretrain.composition_fraction = config.pretrain_composition_fraction;
   suite.pretrain.framed_fraction = config.pretrain_framed_fraction;
   return suite;
@@ -238,6 +241,26 @@ absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_pat
   for (const auto& [group, tokens] : groups) {
     by_group[group] = {{"lines", tokens.size()}, {"token_accuracy", TokenAccuracy(*model, tokens)}};
   }
+  // Single operations by name, to see which primitives the base has not learned.
+  // A code names the same primitive in every family.
+  std::map<std::string, std::string> name_of_code;
+  for (const data::synthetic::Operation& op : data::synthetic::Operations()) {
+    name_of_code[op.code] = op.name;
+  }
+  std::map<std::string, std::vector<nn::TokenizedExample>> singles;
+  for (size_t i = 0; i < held.size(); ++i) {
+    std::vector<std::string> parts = absl::StrSplit(held[i].task_name, '/');
+    if (parts.size() != 3 || absl::StrContains(parts[2], '.')) continue;
+    auto it = name_of_code.find(parts[2]);
+    if (it != name_of_code.end()) {
+      singles[absl::StrCat(parts[1], "/", it->second)].push_back(held_tokens[i]);
+    }
+  }
+  nlohmann::json by_operation = nlohmann::json::object();
+  for (const auto& [name, tokens] : singles) {
+    by_operation[name] = {{"lines", tokens.size()},
+                          {"token_accuracy", TokenAccuracy(*model, tokens)}};
+  }
   std::fprintf(stderr,
                "[lab] pretrained base: %lld steps in %.1f s, last loss %.3f, own-format token "
                "accuracy %.3f\n",
@@ -249,7 +272,8 @@ absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_pat
                            {"tokens_per_second", stats.tokens_per_second},
                            {"own_format_token_accuracy", own_format},
                            {"own_format_lines", held.size()},
-                           {"own_format_by_group", by_group}};
+                           {"own_format_by_group", by_group},
+                           {"own_format_by_operation", by_operation}};
   LIBRA_RETURN_IF_ERROR(WriteFileAtomically(dir + "/pretrain.json", report.dump(2) + "\n"));
   return WriteFileAtomically(dir + "/base_key.json", config.BaseKey().dump(2) + "\n");
 }

@@ -41,7 +41,7 @@
 namespace libra::papers {
 
 // Bump when a change alters the pretrained base model.
-inline constexpr char kBaseProducerVersion[] = "testbed-base-v2";
+inline constexpr char kBaseProducerVersion[] = "testbed-base-v3";
 // Bump when a change alters trained experts.
 inline constexpr char kExpertProducerVersion[] = "testbed-lora-v1";
 
@@ -52,11 +52,12 @@ struct LabConfig {
   int64_t heads = 4;
   int64_t intermediate = 384;
   int64_t max_length = 96;
-  int pretrain_examples = 20000;
+  // About two passes over the corpus in pretrain_steps x pretrain_batch lines.
+  int pretrain_examples = 95000;
   // The corpus mix (src/data/synthetic/pretrain_corpus.h).
   double pretrain_composition_fraction = 0.3;
   double pretrain_framed_fraction = 0.5;
-  int64_t pretrain_steps = 1500;
+  int64_t pretrain_steps = 6000;
   int64_t pretrain_batch = 32;
   double pretrain_lr = 3e-3;
   // LoRA experts.
