@@ -331,13 +331,12 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(LabConfig config, LabConfigFromContext(ctx));
   PaperConfig paper;
   if (ctx.quick()) {
-    // Measured on the shared 2-core machine: a 200-step expert took about
-    // 2 minutes under load, so the quick scale subsamples tasks and trains
-    // short experts (README.md, "Budget"). Seeds stay 3.
+    // The quick scale subsamples tasks so the lab's full-length (200-step)
+    // experts fit about 4 minutes on 2 idle cores (README.md, "Budget").
+    // Seeds stay 3.
     paper.held_out_per_family = 1;
     paper.held_in_per_family = 2;
     paper.mbc_clusters = 2;
-    if (std::getenv("LIBRA_LAB_CONFIG") == nullptr) config.expert_steps = 30;
   }
   LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<Lab> lab, Lab::Open(ctx, config));
   const Selection sel = SelectTasks(*lab, paper);
@@ -647,18 +646,21 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   // attempt (README.md gives the numbers and the diagnostics behind them).
   const std::map<std::string, KnownFailure> known = {
       {"uniform_beats_base",
-       {"short-trained experts on a weak base: the private uniform merge is only 0.02 above base "
-        "on held-out tasks, within the spread over 3 seeds",
-        "private uniform 0.299 +- 0.021 vs base 0.278 (quick scale, seeds 1-3)"}},
+       {"the base has not learnt position-based retrieval (own format 0.58), so 200-step experts "
+        "are strong only on tasks whose primitive it has; merging 4 such experts moves the "
+        "held-out tasks (letters_reverse_shift, digits_min) away from what the base already "
+        "gets right",
+        "private uniform 0.160 +- 0.028 vs base 0.217 (quick scale, seeds 1-3)"}},
       {"arrow_beats_uniform",
-       {"the prototypes of briefly trained LoRAs lie mostly (0.62) in the span of A's random "
-        "initial rows (a random direction: 0.03), so |<x, p>| routes by the seed more than by "
-        "the task; top-1 is a related expert on 0.58 of held-out tokens against 0.50 by chance",
-        "private Arrow k=4 0.200 +- 0.032 vs uniform 0.299 +- 0.021 (quick scale, seeds 1-3)"}},
+       {"top-1 is a related expert on 0.60 of held-out tokens against 0.50 by chance: routing "
+        "follows the task only weakly, and a prototype still holds 0.27 of its energy in the "
+        "span of A's random initial rows (a random direction: 0.03)",
+        "private Arrow k=4 0.130 +- 0.007 vs uniform 0.160 +- 0.028 (quick scale, seeds 1-3)"}},
       {"mbc_uniform_at_least_private",
-       {"with 4 held-in tasks MBC makes one 3-task and one 1-task cluster; the uniform merge of "
-        "those 2 experts is below the merge of the 4 private experts",
-        "MBC uniform 0.254 +- 0.035 vs private uniform 0.299 +- 0.021 (quick scale, seeds 1-3)"}}};
+       {"with 4 held-in tasks MBC makes 2 clusters; their uniform merge ties the merge of the 4 "
+        "private experts within a spread of 0.03",
+        "MBC uniform 0.160 +- 0.054 vs private uniform 0.160 +- 0.028: inconclusive "
+        "(quick scale, seeds 1-3)"}}};
   auto claim = [&known](std::string id, std::string statement, std::string a, std::string b,
                         Direction d, double margin) {
     Claim c;
