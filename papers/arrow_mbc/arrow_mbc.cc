@@ -367,6 +367,8 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   std::vector<std::string> layers;  // module names routed (for per-layer diagnostics)
   std::vector<std::vector<std::string>> cluster_rows;
   std::vector<std::vector<std::string>> similarity_rows;
+  nlohmann::json similarity_matrix = nlohmann::json::array();
+  nlohmann::json similarity_labels = nlohmann::json::array();
   Progress progress("arrow_mbc", static_cast<int>(ctx.seeds.size()) * 4);
   for (int seed : ctx.seeds) {
     Scoreboard board(results, seed);
@@ -426,11 +428,17 @@ absl::Status Run(const RunContext& ctx, Results& results) {
     if (seed == ctx.seeds.front()) {
       for (size_t i = 0; i < sel.held_in.size(); ++i) {
         std::vector<std::string> row = {sel.held_in[i]->name};
+        nlohmann::json values = nlohmann::json::array();
         for (size_t j = 0; j < sel.held_in.size(); ++j) {
-          row.push_back(absl::StrFormat("%.2f", clusters.similarity.at(static_cast<int64_t>(
-                                                            i * sel.held_in.size() + j))));
+          const double sim =
+              clusters.similarity.at(static_cast<int64_t>(i * sel.held_in.size() + j));
+          row.push_back(absl::StrFormat("%.2f", sim));
+          values.push_back(sim);
         }
         similarity_rows.push_back(std::move(row));
+        similarity_matrix.push_back(std::move(values));
+        similarity_labels.push_back(
+            absl::StrCat(sel.held_in[i]->name, " [cluster ", expert_cluster[i], "]"));
       }
     }
     progress.Advance(absl::StrCat("seed ", seed, " MBC library"));
@@ -606,6 +614,17 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   sim_columns.insert(sim_columns.end(), in_names.begin(), in_names.end());
   results.AddTable("MBC cosine similarity of the private experts (first seed)", sim_columns,
                    similarity_rows);
+  results.AddPlot({{"id", "mbc_similarity"},
+                   {"kind", "heatmap"},
+                   {"title", "MBC: cosine similarity of the private experts, with their "
+                             "clusters (first seed)"},
+                   {"matrix", similarity_matrix},
+                   {"row_labels", similarity_labels},
+                   {"col_labels", similarity_labels},
+                   {"vmin", -1},
+                   {"vmax", 1},
+                   {"cmap", "RdBu_r"},
+                   {"annotate", true}});
   results.AddTable("Timings (this run)", {"stage", "time"},
                    {{"base model", absl::StrFormat("%.1f s (%s)", lab->base_seconds(),
                                                    lab->base_from_cache() ? "loaded" : "pretrained")},

@@ -143,16 +143,7 @@ absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
                                   {{"tasks", absl::StrJoin(names, ",")}, {"recipe", recipe.ToJson().dump()}});
           },
           hit));
-  LIBRA_ASSIGN_OR_RETURN(Expert expert, nn::LoadExpert(dir + "/expert.safetensors"));
-  // nn::SaveExpert names a dense delta "<module>.delta" while the core's
-  // expert reader (src/core/merge/expert_file.h) takes "<module>.delta.weight"
-  // and reads a bare "<module>.delta" as a module of that name: undo that here.
-  for (nn::ExpertModule& m : expert) {
-    if (m.kind == nn::ExpertModule::Kind::kDense && absl::EndsWith(m.module, ".delta")) {
-      m.module.resize(m.module.size() - std::string(".delta").size());
-    }
-  }
-  return expert;
+  return nn::LoadExpert(dir + "/expert.safetensors");
 }
 
 int64_t ExpertParameters(const Expert& expert) {

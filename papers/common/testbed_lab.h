@@ -43,7 +43,7 @@ namespace libra::papers {
 // Bump when a change alters the pretrained base model.
 inline constexpr char kBaseProducerVersion[] = "testbed-base-v3";
 // Bump when a change alters trained experts.
-inline constexpr char kExpertProducerVersion[] = "testbed-lora-v1";
+inline constexpr char kExpertProducerVersion[] = "testbed-lora-v2";
 
 struct LabConfig {
   // Base model (Llama-family, byte-level vocabulary).

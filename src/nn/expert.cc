@@ -145,7 +145,7 @@ absl::Status SaveExpert(const std::string& path, const std::vector<ExpertModule>
           module.module + ".sparse.shape",
           Int64Tensor{{static_cast<int64_t>(sparse.shape.size())}, sparse.shape}));
     } else {
-      LIBRA_RETURN_IF_ERROR(writer.Add(module.module + ".delta", ToCore(module.delta)));
+      LIBRA_RETURN_IF_ERROR(writer.Add(merge::DenseDeltaTensorName(module.module), ToCore(module.delta)));
     }
   }
   if (scale) {

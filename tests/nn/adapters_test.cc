@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "src/core/merge/expert_file.h"
 #include "src/nn/expert.h"
 #include "tests/nn/test_util.h"
 
@@ -142,6 +143,41 @@ TEST(ExpertTest, SaveLoadApplyRoundTripsExactly) {
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(bad.message()).find("expected [3, 24], got [3, 7]"), std::string::npos)
       << bad;
+}
+
+// A full fine-tuning delta is written under the core's dense name, so the
+// core's expert reader (libra merge, the library) and LoadExpert both see the
+// module itself, and it reapplies exactly.
+TEST(ExpertTest, DenseDeltaRoundTripsUnderTheCoresName) {
+  CausalLM model = Model(2);
+  AdapterConfig config;
+  config.kind = AdapterKind::kFull;
+  config.targets.names = {"v_proj"};
+  ASSERT_TRUE(AttachAdapters(*model, config, 3).ok());
+  Randomize(*model, 5);
+  std::vector<ExpertModule> expert = ExtractExpert(*model);
+  ASSERT_EQ(expert.size(), 2u);
+  const std::string path = testing::TempDir("dense") + "/e.safetensors";
+  ASSERT_TRUE(SaveExpert(path, expert).ok());
+
+  auto file = merge::ExpertFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::vector<std::string> names;
+  for (const merge::ModuleEntry& entry : file->modules()) names.push_back(entry.name);
+  EXPECT_EQ(names, (std::vector<std::string>{expert[0].module, expert[1].module}));
+
+  auto loaded = LoadExpert(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 2u);
+  for (size_t i = 0; i < expert.size(); ++i) {
+    EXPECT_EQ((*loaded)[i].module, expert[i].module);
+    EXPECT_TRUE(torch::equal((*loaded)[i].delta, expert[i].delta));
+  }
+  CausalLM fresh = Model(2);
+  ASSERT_TRUE(ApplyExpert(*fresh, *loaded, false).ok());
+  torch::Tensor ids = torch::randint(0, 40, {1, 6});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(fresh->forward(ids), model->forward(ids), 1e-6, 1e-6));
 }
 
 // Two random LoRA experts on a single module.

@@ -58,6 +58,7 @@ bool IsFloat(DType dtype) {
 
 std::string LoraATensorName(const std::string& module) { return module + ".lora_A.weight"; }
 std::string LoraBTensorName(const std::string& module) { return module + ".lora_B.weight"; }
+std::string DenseDeltaTensorName(const std::string& module) { return module + ".delta.weight"; }
 
 double LoraScaling::ScaleFor(const std::string& module, int64_t rank) const {
   if (scale_of) return scale_of(module, rank);

@@ -82,6 +82,7 @@ class ExpertFile {
 // Output tensor names for merged modules (the same layout, so merges reload).
 std::string LoraATensorName(const std::string& module);
 std::string LoraBTensorName(const std::string& module);
+std::string DenseDeltaTensorName(const std::string& module);
 
 }  // namespace libra::merge
 
