@@ -54,6 +54,7 @@
 #include "src/nn/adapters.h"
 #include "src/nn/arrow_router.h"
 #include "src/nn/convert.h"
+#include "src/nn/eval.h"
 #include "src/nn/expert.h"
 #include "src/nn/reuse_baselines.h"
 #include "src/nn/runtime.h"
@@ -153,6 +154,20 @@ class Scoreboard {
   int seed_;
   std::map<std::string, std::vector<double>> sums_;
 };
+
+// Exact match and ROUGE-L of greedy decoding on a task's first `examples`
+// test examples, with whatever adapters are attached.
+absl::StatusOr<nn::EvalResult> GreedyScores(Lab& lab, const LabTask& task, int examples) {
+  std::vector<nn::EvalExample> batch;
+  for (const data::FlanExample& e : task.test) {
+    if (static_cast<int>(batch.size()) >= examples) break;
+    batch.push_back({e.source, e.target, {}});
+  }
+  nn::GenerateOptions options;
+  options.max_new_tokens = 24;
+  options.max_length = lab.config().max_length;
+  return nn::Evaluate(lab.model(), lab.tokenizer(), batch, options);
+}
 
 absl::Status WriteDemoBundle(Lab& lab, const std::string& out_dir,
                              const std::vector<const LabTask*>& held_in,
@@ -358,9 +373,14 @@ absl::Status Run(const RunContext& ctx, Results& results) {
 
   auto start = std::chrono::steady_clock::now();
   std::map<std::string, double> base_score;
+  std::map<std::string, nn::EvalResult> base_greedy;  // held-out tasks
   for (const LabTask* t : all) {
     LIBRA_ASSIGN_OR_RETURN(TaskScore s, lab->Score(*t));
     base_score[t->name] = s.token_accuracy;
+    if (t->held_out) {
+      LIBRA_ASSIGN_OR_RETURN(base_greedy[t->name],
+                             GreedyScores(*lab, *t, paper.diagnostic_examples));
+    }
   }
   double eval_seconds = Seconds(start), mbc_seconds = 0, diag_seconds = 0;
 
@@ -372,7 +392,13 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   Progress progress("arrow_mbc", static_cast<int>(ctx.seeds.size()) * 4);
   for (int seed : ctx.seeds) {
     Scoreboard board(results, seed);
-    for (const LabTask* t : all) board.Add("base", *t, base_score.at(t->name));
+    for (const LabTask* t : all) {
+      board.Add("base", *t, base_score.at(t->name));
+      if (t->held_out) {
+        board.Add("base/em", *t, base_greedy.at(t->name).exact_match);
+        board.Add("base/rouge_l", *t, base_greedy.at(t->name).rouge_l);
+      }
+    }
 
     // Private library.
     std::vector<Expert> priv;
@@ -457,6 +483,12 @@ absl::Status Run(const RunContext& ctx, Results& results) {
         if (!t->held_out && !held_in_too) continue;
         LIBRA_ASSIGN_OR_RETURN(TaskScore s, lab->Score(*t));
         board.Add(condition, *t, s.token_accuracy);
+        if (t->held_out) {
+          LIBRA_ASSIGN_OR_RETURN(nn::EvalResult g,
+                                 GreedyScores(*lab, *t, paper.diagnostic_examples));
+          board.Add(condition + "/em", *t, g.exact_match);
+          board.Add(condition + "/rouge_l", *t, g.rouge_l);
+        }
       }
       nn::DetachAdapters(model);
       return absl::OkStatus();
