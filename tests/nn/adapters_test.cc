@@ -11,20 +11,9 @@
 namespace libra::nn {
 namespace {
 
-ModelConfig TinyLlama() {
-  ModelConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  return c;
-}
-
 CausalLM Model(uint64_t seed) {
   torch::manual_seed(seed);
-  return CausalLM(TinyLlama());
+  return CausalLM(testing::TinyLlama());
 }
 
 void Randomize(CausalLMImpl& model, uint64_t seed) {

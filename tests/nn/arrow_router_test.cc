@@ -9,6 +9,7 @@
 
 #include "src/nn/adapters.h"
 #include "src/nn/expert.h"
+#include "tests/nn/test_util.h"
 
 namespace libra::nn {
 namespace {
@@ -120,23 +121,12 @@ TEST(ArrowRouterTest, TopOneOnAlignedTokensEqualsThatExpert) {
   }
 }
 
-ModelConfig TinyLlama() {
-  ModelConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  return c;
-}
-
 const std::vector<std::string> kModules = {"model.layers.0.self_attn.q_proj",
                                            "model.layers.1.self_attn.q_proj"};
 
 TEST(ArrowRouterTest, AttachComputesPrototypesOnceAndRecordsRouting) {
   torch::manual_seed(3);
-  CausalLM model(TinyLlama());
+  CausalLM model(testing::TinyLlama());
   auto experts = RandomExperts(5, kModules, 16, 16);
   auto recorder = std::make_shared<RoutingRecorder>();
   ArrowOptions options;
@@ -183,12 +173,12 @@ TEST(ArrowRouterTest, SingleExpertMixtureEqualsApplyingIt) {
   torch::Tensor ids = torch::randint(0, 40, {2, 6});
   torch::NoGradGuard no_grad;
   torch::manual_seed(3);
-  CausalLM alone(TinyLlama());
+  CausalLM alone(testing::TinyLlama());
   ASSERT_TRUE(ApplyExpert(*alone, experts[0], false).ok());
   torch::Tensor expected = alone->forward(ids);
   for (MixingMode mode : {MixingMode::kOutput, MixingMode::kParameter}) {
     torch::manual_seed(3);
-    CausalLM model(TinyLlama());
+    CausalLM model(testing::TinyLlama());
     ArrowOptions options;
     options.top_k = 1;
     ASSERT_TRUE(AttachArrow(*model, experts, options, mode).ok());
@@ -198,7 +188,7 @@ TEST(ArrowRouterTest, SingleExpertMixtureEqualsApplyingIt) {
 
 TEST(ArrowRouterTest, BadInputIsRejected) {
   torch::manual_seed(3);
-  CausalLM model(TinyLlama());
+  CausalLM model(testing::TinyLlama());
   auto experts = RandomExperts(2, kModules, 16, 16);
   ArrowOptions options;
   options.top_k = 0;

@@ -7,20 +7,10 @@
 #include <vector>
 
 #include "src/nn/expert.h"
+#include "tests/nn/test_util.h"
 
 namespace libra::nn {
 namespace {
-
-ModelConfig TinyLlama() {
-  ModelConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  return c;
-}
 
 const char kModule[] = "model.layers.0.self_attn.q_proj";
 
@@ -103,9 +93,9 @@ TEST(MergeExpertsTest, TiesMatchesTrimElectDisjointMean) {
 TEST(MergeExpertsTest, AttachMergeAndErrors) {
   auto experts = Experts(2, false);
   torch::manual_seed(1);
-  CausalLM model(TinyLlama());
+  CausalLM model(testing::TinyLlama());
   torch::manual_seed(1);
-  CausalLM reference(TinyLlama());
+  CausalLM reference(testing::TinyLlama());
   ASSERT_TRUE(AttachMerge(*model, experts, "uniform", {}, merge::LoraMode::kDelta).ok());
   ExpertModule mean;
   mean.module = kModule;
@@ -130,7 +120,7 @@ TEST(MergeExpertsTest, AttachMergeAndErrors) {
 TEST(OracleTest, EachSequenceGetsItsOwnExpert) {
   auto experts = Experts(3, false);
   torch::manual_seed(1);
-  CausalLM model(TinyLlama());
+  CausalLM model(testing::TinyLlama());
   auto oracle = AttachOracle(*model, experts, MixingMode::kOutput);
   ASSERT_TRUE(oracle.ok()) << oracle.status();
   torch::Tensor ids = torch::randint(0, 40, {2, 5});
@@ -139,7 +129,7 @@ TEST(OracleTest, EachSequenceGetsItsOwnExpert) {
   torch::Tensor mixed = model->forward(ids);
   for (int row = 0; row < 2; ++row) {
     torch::manual_seed(1);
-    CausalLM alone(TinyLlama());
+    CausalLM alone(testing::TinyLlama());
     ASSERT_TRUE(ApplyExpert(*alone, experts[row == 0 ? 2 : 0], false).ok());
     EXPECT_TRUE(torch::allclose(alone->forward(ids)[row], mixed[row], 1e-4, 1e-4)) << row;
   }

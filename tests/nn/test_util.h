@@ -1,5 +1,5 @@
-// Helpers shared by the tests in tests/nn: a scratch folder, running the
-// independent Python reference, reading raw float32 files.
+// Helpers shared by the tests in tests/nn: a tiny model config, a scratch
+// folder, running the independent Python reference, reading raw float32 files.
 #ifndef LIBRA_TESTS_NN_TEST_UTIL_H_
 #define LIBRA_TESTS_NN_TEST_UTIL_H_
 
@@ -11,7 +11,22 @@
 
 #include <torch/torch.h>
 
+#include "src/nn/config.h"
+
 namespace libra::nn::testing {
+
+// Two layers, grouped-query attention (4 heads, 2 KV heads): small enough for
+// exact comparisons against direct formulas.
+inline ModelConfig TinyLlama() {
+  ModelConfig c;
+  c.vocab_size = 40;
+  c.hidden_size = 16;
+  c.intermediate_size = 24;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  return c;
+}
 
 inline std::string TempDir(const std::string& name) {
   const char* root = std::getenv("TEST_TMPDIR");
