@@ -92,6 +92,7 @@ absl::StatusOr<Expert> TrainExpertOn(nn::CausalLMImpl& model,
   LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(model, recipe.adapter, seed).status());
   nn::TrainOptions options;
   options.learning_rate = recipe.learning_rate;
+  options.device = model.parameters().front().device();
   options.batch_size = recipe.batch;
   options.max_steps = recipe.steps;
   options.warmup_steps = recipe.steps / 10;

@@ -96,7 +96,11 @@ std::string RenderPaperReport(const json& doc) {
                   absl::StrJoin(seeds, ", "), ", code `", doc.value("code_version", "?"),
                   "`, started ", doc.value("started_utc", "?"), ", wall time ",
                   absl::StrFormat("%.1f s", doc.value("wall_time_s", 0.0)), ", ",
-                  doc.value("threads", 0), " threads.\n\n");
+                  doc.value("threads", 0), " threads, device ", doc.value("device", "cpu"), ".\n\n");
+  if (!doc.value("base_model", "").empty() || !doc.value("data", "").empty()) {
+    absl::StrAppend(&out, "Base model `", doc.value("base_model", ""), "`, data `",
+                    doc.value("data", ""), "`.\n\n");
+  }
   absl::StrAppend(&out, "## Setup\n\n", doc.value("setup", ""), "\n\n");
   absl::StrAppend(&out, "Configuration:\n\n```json\n",
                   doc.value("config", json::object()).dump(2), "\n```\n\n");

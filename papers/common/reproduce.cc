@@ -76,6 +76,15 @@ absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::strin
       o.base_model = value;
     } else if (name == "data") {
       o.data = value;
+    } else if (name == "device") {
+      int ordinal = 0;
+      if (value != "cpu" && value != "cuda" &&
+          !(absl::StartsWith(value, "cuda:") && absl::SimpleAtoi(value.substr(5), &ordinal) &&
+            ordinal >= 0)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --device: expected cpu, cuda or cuda:N, got \"", value, "\""));
+      }
+      o.device = value;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
@@ -92,7 +101,8 @@ std::string ReproduceUsage(const std::string& paper) {
       "  --threads N          CPU threads (default: all cores)\n",
       "  --cache_dir DIR      artifact cache (default $LIBRA_CACHE or ~/.cache/libra/artifacts)\n",
       "  --base_model DIR     Hugging Face checkpoint folder (full scale)\n",
-      "  --data DIR           Flan-style JSONL folder (full scale)\n",
+      "  --data DIR           Flan-style JSONL folder (full scale; see src/data/task_folder.h)\n",
+      "  --device D           cpu (default), cuda or cuda:N\n",
       "  --no_plots           skip plot.py\n");
 }
 
@@ -159,6 +169,9 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   run.code_version = CodeVersion();
   run.started_utc = UtcNow();
   run.threads = ctx.threads;
+  run.device = options.device;
+  run.base_model = options.base_model;
+  run.data = options.data;
   std::fprintf(stderr, "== %s (%s scale, seeds 1..%d, %d threads) -> %s\n", spec.id.c_str(),
                options.scale.c_str(), options.seeds, ctx.threads, ctx.out_dir.c_str());
   auto start = std::chrono::steady_clock::now();

@@ -4,7 +4,7 @@
 //
 //   bazel run //papers/<paper>:reproduce -- [--scale quick|full] [--out DIR]
 //       [--seeds N] [--threads N] [--cache_dir DIR] [--base_model DIR]
-//       [--data DIR] [--no_plots]
+//       [--data DIR] [--device cpu|cuda[:N]] [--no_plots]
 //
 //   int main(int argc, char** argv) {
 //     return libra::papers::ReproduceMain(argc, argv, {"testbed", "Testbed facts", &RunTestbed});
@@ -34,6 +34,7 @@ struct ReproduceOptions {
   std::string cache_dir;        // empty: ArtifactCache::DefaultRoot()
   std::string base_model;       // full scale: a Hugging Face checkpoint folder
   std::string data;             // full scale: Flan-style JSONL folder
+  std::string device = "cpu";   // "cpu", "cuda" or "cuda:N" (models and training)
   bool plots = true;
   bool help = false;
 };

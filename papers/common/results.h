@@ -30,6 +30,9 @@ struct RunInfo {
   std::string started_utc;
   double wall_time_s = 0.0;
   int threads = 0;
+  std::string device = "cpu";
+  // Full scale: the model and data folders given.
+  std::string base_model, data;
 };
 
 // One of the paper's own published figures, shown next to ours.
@@ -50,6 +53,7 @@ class Results {
   // Markdown paragraphs for the report's "Setup" section.
   void SetSetup(std::string markdown) { setup_ = std::move(markdown); }
   void AddNote(std::string markdown) { notes_.push_back(std::move(markdown)); }
+  bool HasMetric(const std::string& metric) const { return metrics_.count(metric) > 0; }
 
   void AddValue(const std::string& metric, int seed, double value);
   void DescribeMetric(const std::string& metric, std::string description);

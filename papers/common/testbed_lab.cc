@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "papers/common/artifact_cache.h"
@@ -20,6 +21,9 @@
 #include "src/data/flan_jsonl_reader.h"
 #include "src/data/synthetic/suite.h"
 #include "src/data/synthetic/tasks.h"
+#include "src/data/task_folder.h"
+#include "src/core/text/byte_tokenizer.h"
+#include "src/core/text/model_tokenizer.h"
 #include "src/nn/adapters.h"
 #include "src/nn/checkpoint.h"
 #include "src/nn/config.h"
@@ -44,6 +48,11 @@ absl::StatusOr<std::vector<nn::TokenizedExample>> Tokenize(
     out.push_back(std::move(t));
   }
   return out;
+}
+
+torch::Device ModelDevice(nn::CausalLMImpl& model) {
+  const std::vector<torch::Tensor> parameters = model.parameters();
+  return parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
 }
 
 absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
@@ -172,8 +181,8 @@ double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExa
     for (size_t i = begin; i < end; ++i) {
       std::copy(examples[i].ids.begin(), examples[i].ids.end(), ids.begin() + (i - begin) * length);
     }
-    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length});
-    torch::Tensor predicted = model.forward(input).argmax(-1).contiguous();
+    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length}).to(ModelDevice(model));
+    torch::Tensor predicted = model.forward(input).argmax(-1).to(torch::kCPU).contiguous();
     const int64_t* p = predicted.data_ptr<int64_t>();
     for (size_t i = begin; i < end; ++i) {
       const nn::TokenizedExample& ex = examples[i];
@@ -312,34 +321,32 @@ absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabC
       report.ok()) {
     lab->base_report_ = *report;
   }
-  LIBRA_ASSIGN_OR_RETURN(lab->model_, nn::LoadCheckpoint(lab->base_dir_, torch::kCPU));
+  LIBRA_ASSIGN_OR_RETURN(lab->device_, nn::ParseDevice(ctx.options.device));
+  LIBRA_ASSIGN_OR_RETURN(lab->model_, nn::LoadCheckpoint(lab->base_dir_, lab->device_));
   nn::FreezeBase(*lab->model_);
+  LIBRA_ASSIGN_OR_RETURN(lab->tokenizer_, text::LoadModelTokenizer(lab->base_dir_));
+  lab->tokenizer_json_ = dynamic_cast<const text::ByteTokenizer*>(lab->tokenizer_.get()) == nullptr;
+  LIBRA_RETURN_IF_ERROR(text::CheckTokenizerFitsModel(
+      *lab->tokenizer_, lab->model_->config().vocab_size, lab->base_dir_));
 
-  for (const data::synthetic::Task& t : data::synthetic::AllTasks()) {
-    if (!config.families.empty() &&
-        std::find(config.families.begin(), config.families.end(), t.spec.family) ==
-            config.families.end()) {
-      continue;
-    }
+  data::TaskFolderOptions folder;
+  folder.families = config.families;
+  folder.max_train = config.train_per_task;
+  folder.max_test = config.test_per_task;
+  LIBRA_ASSIGN_OR_RETURN(std::vector<data::FolderTask> folder_tasks,
+                         data::ReadTaskFolder(lab->data_dir_, folder));
+  for (data::FolderTask& t : folder_tasks) {
     LabTask task;
     task.index = static_cast<int>(lab->tasks_.size());
-    task.name = t.spec.name;
-    task.family = t.spec.family;
-    task.held_out = t.spec.held_out;
-    task.related = t.spec.related;
-    const std::string path = absl::StrCat(lab->data_dir_, "/tasks/", task.name, ".jsonl");
-    LIBRA_ASSIGN_OR_RETURN(task.train,
-                           data::ReadFlanJsonl(path, {}, std::string(data::kTrainSplit)));
-    LIBRA_ASSIGN_OR_RETURN(task.test, data::ReadFlanJsonl(path, {}, std::string(data::kTestSplit)));
-    if (static_cast<int>(task.train.size()) > config.train_per_task) {
-      task.train.resize(config.train_per_task);
-    }
-    if (static_cast<int>(task.test.size()) > config.test_per_task) {
-      task.test.resize(config.test_per_task);
-    }
+    task.name = std::move(t.name);
+    task.family = std::move(t.family);
+    task.held_out = t.held_out;
+    task.related = std::move(t.related);
+    task.train = std::move(t.train);
+    task.test = std::move(t.test);
     LIBRA_ASSIGN_OR_RETURN(task.train_tokens,
-                           Tokenize(lab->tokenizer_, task.train, config.max_length));
-    LIBRA_ASSIGN_OR_RETURN(task.test_tokens, Tokenize(lab->tokenizer_, task.test, config.max_length));
+                           Tokenize(*lab->tokenizer_, task.train, config.max_length));
+    LIBRA_ASSIGN_OR_RETURN(task.test_tokens, Tokenize(*lab->tokenizer_, task.test, config.max_length));
     for (nn::TokenizedExample& e : task.train_tokens) e.task = task.index;
     for (nn::TokenizedExample& e : task.test_tokens) e.task = task.index;
     lab->tasks_.push_back(std::move(task));
@@ -349,6 +356,24 @@ absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabC
         absl::StrCat("no tasks in families [", absl::StrJoin(config.families, ", "), "]"));
   }
   return lab;
+}
+
+std::string Lab::DescribeBase() const {
+  const nn::ModelConfig& c = model_->config();
+  std::string out = absl::StrFormat(
+      "%s model (d_model %lld, %lld layers, %lld heads, vocab %lld, %s tokenizer)", c.model_type,
+      static_cast<long long>(c.hidden_size), static_cast<long long>(c.num_hidden_layers),
+      static_cast<long long>(c.num_attention_heads), static_cast<long long>(c.vocab_size),
+      tokenizer_json_ ? "its tokenizer.json" : "byte-level");
+  if (base_report_.is_object() && base_report_.contains("steps")) {
+    absl::StrAppend(&out, absl::StrFormat(
+        ", pretrained here for %lld steps (batch %lld) on %d lines of the instruction-free corpus",
+        static_cast<long long>(config_.pretrain_steps), static_cast<long long>(config_.pretrain_batch),
+        config_.pretrain_examples));
+  } else {
+    absl::StrAppend(&out, " from ", base_dir_);
+  }
+  return out;
 }
 
 const LabTask* Lab::FindTask(const std::string& name) const {
@@ -367,7 +392,8 @@ absl::StatusOr<TaskScore> Lab::Score(const LabTask& task, bool exact_match) {
     nn::GenerateOptions options;
     options.max_new_tokens = 24;
     options.max_length = config_.max_length;
-    LIBRA_ASSIGN_OR_RETURN(nn::EvalResult r, nn::Evaluate(*model_, tokenizer_, examples, options));
+    options.device = device_;
+    LIBRA_ASSIGN_OR_RETURN(nn::EvalResult r, nn::Evaluate(*model_, *tokenizer_, examples, options));
     score.exact_match = r.exact_match;
   }
   return score;
@@ -388,6 +414,7 @@ absl::StatusOr<Expert> Lab::TrainLora(const std::vector<const LabTask*>& tasks, 
   LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(*model_, adapter, seed).status());
   nn::TrainOptions options;
   options.learning_rate = config_.expert_lr;
+  options.device = device_;
   options.lora_a_weight_decay = config_.lora_a_weight_decay;
   options.batch_size = config_.expert_batch;
   options.max_steps = steps;

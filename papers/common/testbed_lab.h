@@ -12,6 +12,9 @@
 //     nn::DetachAdapters(lab->model());
 //   }
 //
+// Tasks come from the data folder (--data, else the synthetic suite from the
+// artifact cache), read by src/data/task_folder.h: the same code at both
+// scales, nothing specific to the synthetic suite.
 // The base model comes from --base_model, else from the artifact cache
 // (pretrained on first use, keyed by LabConfig::BaseKey()). A base folder
 // written by PretrainBase carries base_key.json; Open refuses a base whose
@@ -31,7 +34,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "papers/common/reproduce.h"
-#include "src/core/text/byte_tokenizer.h"
+#include "src/core/text/tokenizer.h"
 #include "src/data/flan_example.h"
 #include "src/data/synthetic/suite.h"
 #include "src/nn/examples.h"
@@ -121,13 +124,18 @@ class Lab {
 
   const LabConfig& config() const { return config_; }
   nn::CausalLMImpl& model() { return *model_; }
-  const text::ByteTokenizer& tokenizer() const { return tokenizer_; }
+  // DIR/tokenizer.json of the base when it has one, else byte-level.
+  const text::Tokenizer& tokenizer() const { return *tokenizer_; }
+  torch::Device device() const { return device_; }
   const std::vector<LabTask>& tasks() const { return tasks_; }
   const LabTask* FindTask(const std::string& name) const;
   const std::string& data_dir() const { return data_dir_; }
   const std::string& base_dir() const { return base_dir_; }
   bool base_from_cache() const { return base_hit_; }
   double base_seconds() const { return base_seconds_; }
+  // One sentence for a report's setup: the checkpoint's architecture and
+  // tokenizer, and how it was pretrained when the lab made it.
+  std::string DescribeBase() const;
   // pretrain.json of the base when it has one (else null).
   const nlohmann::json& base_report() const { return base_report_; }
 
@@ -152,7 +160,9 @@ class Lab {
 
   LabConfig config_;
   const ArtifactCache* cache_ = nullptr;
-  text::ByteTokenizer tokenizer_;
+  std::unique_ptr<text::Tokenizer> tokenizer_;
+  bool tokenizer_json_ = false;
+  torch::Device device_ = torch::kCPU;
   std::string data_dir_, base_dir_;
   bool base_hit_ = true;
   double base_seconds_ = 0;

@@ -92,6 +92,10 @@ class Recorder {
   std::map<std::string, SeedValues> values_;
 };
 
+std::string TaskNames(const std::vector<const LabTask*>& tasks) {
+  return absl::StrJoin(tasks, ", ", [](std::string* out, const LabTask* t) { out->append(t->name); });
+}
+
 merge::ExpertMasks MasksOf(const Expert& expert) {
   merge::ExpertMasks masks;
   for (const nn::ExpertModule& m : expert) {
@@ -128,6 +132,11 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
     }
   }
   const int n_in = static_cast<int>(held_in.size());
+  if (n_in < 2 || held_out.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        lab->data_dir(), ": sparse_adapters needs at least 2 held-in and 1 held-out task, found ",
+        n_in, " and ", held_out.size(), " (mark held-out tasks in suite.json, src/data/task_folder.h)"));
+  }
   Recorder rec(results);
 
   // Sparse 5% of a 128 x 128 projection keeps 819 entries; LoRA rank 4 has
@@ -316,7 +325,7 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
       merge_columns, merge_rows);
 
   std::vector<std::vector<std::string>> mask_rows;
-  for (int64_t layer = 0; layer < config.layers; ++layer) {
+  for (int64_t layer = 0; layer < model.config().num_hidden_layers; ++layer) {
     mask_rows.push_back({absl::StrCat("layer ", layer, " Jaccard (mean over task pairs)"),
                          rec.Cell(absl::StrCat("mask/jaccard/layer", layer))});
   }
@@ -341,8 +350,8 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
   results.AddTable("Timings (this run)", {"stage", "detail", "time"}, timing_rows);
 
   results.SetSetup(absl::StrFormat(
-      "Base: the testbed's Llama-family byte-level model (d_model %lld, %lld layers). Tasks: %d "
-      "held-in and %zu held-out tasks of families %s%s. Experts on %s of every layer, %lld steps, "
+      "Base: %s. Tasks: %d "
+      "held-in (%s) and %zu held-out (%s)%s. Experts on %s of every layer, %lld steps, "
       "batch %lld, lr %g (every kind), %d training examples per task: sparse adapters keeping 5%% "
       "and 1%% of entries per module (connection-sensitivity masks |grad * (W0 + dW)|, recomputed "
       "every 4 steps during the first epoch, then frozen) and 5%% in 16x16 blocks; LoRA rank %lld "
@@ -351,8 +360,8 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
       "cover count) for sparse, uniform mean of deltas for LoRA and full, TIES (density 0.2) for "
       "full. Task subsets of 2, 5, 10 and all held-in tasks drawn per seed, the same for every "
       "method. Scores: teacher-forced token accuracy on %d test examples per task.",
-      static_cast<long long>(config.hidden), static_cast<long long>(config.layers), n_in,
-      held_out.size(), absl::StrJoin(config.families.empty() ? std::vector<std::string>{"all"} : config.families, ", "),
+      lab->DescribeBase(), n_in,
+      TaskNames(held_in), held_out.size(), TaskNames(held_out),
       ctx.quick() ? " (quick scale: 2 of the suite's 4 families, the first 5 held-in tasks of each)" : "",
       absl::StrJoin(config.targets, ", "), static_cast<long long>(config.expert_steps),
       static_cast<long long>(config.expert_batch), config.expert_lr, config.train_per_task,

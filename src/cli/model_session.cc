@@ -7,8 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/core/status_macros.h"
-#include "src/core/text/byte_tokenizer.h"
-#include "src/core/text/hf_tokenizer.h"
+#include "src/core/text/model_tokenizer.h"
 #include "src/data/flan_jsonl_reader.h"
 #include "absl/strings/numbers.h"
 #include "src/nn/adapters.h"
@@ -32,20 +31,9 @@ absl::StatusOr<ModelSession> LoadModelSession(const std::string& base_dir,
   ModelSession session;
   LIBRA_ASSIGN_OR_RETURN(session.device, nn::ParseDevice(device));
   LIBRA_ASSIGN_OR_RETURN(session.model, nn::LoadCheckpoint(base_dir, session.device));
-  const std::string tokenizer_path = base_dir + "/tokenizer.json";
-  if (Exists(tokenizer_path)) {
-    LIBRA_ASSIGN_OR_RETURN(text::HfTokenizer tokenizer, text::HfTokenizer::FromFile(tokenizer_path));
-    session.tokenizer = std::make_unique<text::HfTokenizer>(std::move(tokenizer));
-  } else {
-    session.tokenizer = std::make_unique<text::ByteTokenizer>();
-  }
-  const int64_t vocab = session.model->config().vocab_size;
-  if (session.tokenizer->vocab_size() > vocab) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        base_dir, ": tokenizer has ", session.tokenizer->vocab_size(),
-        " tokens but the model's vocab_size is ", vocab,
-        Exists(tokenizer_path) ? " (tokenizer.json)" : " (no tokenizer.json: byte-level tokenizer)"));
-  }
+  LIBRA_ASSIGN_OR_RETURN(session.tokenizer, text::LoadModelTokenizer(base_dir));
+  LIBRA_RETURN_IF_ERROR(
+      text::CheckTokenizerFitsModel(*session.tokenizer, session.model->config().vocab_size, base_dir));
   if (session.device.is_cuda()) session.model->SetComputeDtype(torch::kBFloat16);
   return session;
 }

@@ -22,8 +22,10 @@ TEST(ParseReproduceArgs, DefaultsAndBothFlagSpellings) {
   EXPECT_TRUE(d->plots);
   auto o = ParseReproduceArgs({"--scale", "full", "--out=/tmp/x", "--seeds", "5", "--threads=2",
                                "--base_model", "/m", "--data=/d", "--cache_dir", "/c",
-                               "--no_plots"});
+                               "--no_plots", "--device", "cuda:1"});
   ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->device, "cuda:1");
+  EXPECT_EQ(d->device, "cpu");
   EXPECT_EQ(o->scale, "full");
   EXPECT_EQ(o->out, "/tmp/x");
   EXPECT_EQ(o->seeds, 5);
@@ -42,6 +44,10 @@ TEST(ParseReproduceArgs, RejectsBadFlagsNamingThem) {
   EXPECT_THAT(ParseReproduceArgs({"--seeds"}).status().message(), HasSubstr("--seeds needs a value"));
   EXPECT_THAT(ParseReproduceArgs({"--sedes=2"}).status().message(), HasSubstr("unknown flag --sedes"));
   EXPECT_THAT(ParseReproduceArgs({"stray"}).status().message(), HasSubstr("unexpected argument"));
+  for (const char* device : {"gpu", "cuda:", "cuda:x", "cuda:-1"}) {
+    EXPECT_THAT(ParseReproduceArgs({"--device", device}).status().message(),
+                HasSubstr("--device: expected cpu, cuda or cuda:N")) << device;
+  }
 }
 
 // A paper whose metric is the seed itself: checks the driver hands the

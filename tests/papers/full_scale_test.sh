@@ -1,0 +1,90 @@
+#!/bin/bash
+# --scale full end to end, in miniature: every paper that runs in the lab is
+# given a Hugging Face checkpoint folder with its own tokenizer.json and a
+# Flan-style JSONL folder that is not the synthetic suite
+# (full_scale_fixture.py). The run must read the folder's tasks (its names,
+# its held-out task), tokenize with tokenizer.json, and write a full-scale
+# report. Expert training is a few steps: this checks the code path, not
+# any number.
+set -euo pipefail
+FIXTURE="$TEST_TMPDIR/fixture"
+OUT="$TEST_TMPDIR/out"
+export LIBRA_LAB_CONFIG='{"expert_steps": 3, "expert_batch": 4, "train_per_task": 12, "test_per_task": 4, "max_length": 48}'
+# The A-decay ablation that full scale adds to arrow_mbc trains a second library.
+export LIBRA_ARROW_MBC_A_DECAY=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# A Phi-2-shaped checkpoint for one paper, Llama for the others.
+/usr/bin/python3 tests/papers/full_scale_fixture.py "$FIXTURE/llama" llama
+/usr/bin/python3 tests/papers/full_scale_fixture.py "$FIXTURE/phi" phi
+
+run_paper() {  # paper family
+  local paper=$1 family=$2
+  "papers/$paper/reproduce" --scale full --base_model "$FIXTURE/$family/base" \
+      --data "$FIXTURE/$family/data" --seeds 2 --threads 1 --no_plots \
+      --out "$OUT/$paper" --cache_dir "$TEST_TMPDIR/cache" > "$OUT.$paper.log" 2>&1 ||
+    { cat "$OUT.$paper.log"; fail "$paper --scale full exited non-zero"; }
+  /usr/bin/python3 - "$OUT/$paper/results.json" "$FIXTURE/$family" "$paper" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+fixture, paper = sys.argv[2], sys.argv[3]
+def check(ok, what):
+    if not ok:
+        sys.exit("FAIL %s: %s" % (paper, what))
+check(doc["scale"] == "full", "scale is %r" % doc["scale"])
+check(doc["device"] == "cpu", "device is %r" % doc["device"])
+check(doc["base_model"] == fixture + "/base", "base_model %r" % doc["base_model"])
+check(doc["data"] == fixture + "/data", "data %r" % doc["data"])
+check(doc["seeds"] == [1, 2], "seeds %r" % doc["seeds"])
+check(doc["claims"], "no claims")
+for c in doc["claims"]:
+    check(c["verdict"] in ("reproduced", "not reproduced", "inconclusive"), "verdict %r" % c)
+    check(not c["known_failure"], "known failures are quick-scale only: %s" % c["id"])
+names = " ".join(doc["metrics"].keys()) + " " + json.dumps(doc)
+for task in ("word_reverse", "word_upper", "first_word", "last_word"):
+    check(task in names, "the folder's task %s is not in the results" % task)
+for synthetic in ("letters_", "digits_", "brackets_"):
+    check(synthetic not in json.dumps(doc["metrics"]), "a synthetic task leaked in: %s" % synthetic)
+# The setup describes the checkpoint, not the quick-scale testbed config.
+check("d_model 32, 2 layers" in doc["setup"], "setup does not describe the checkpoint: %s" % doc["setup"][:200])
+EOF
+  grep -q "Base model \`$FIXTURE/$family/base\`" "$OUT/$paper/REPORT.md" ||
+    fail "$paper REPORT.md does not name the base model"
+  echo "ok: $paper on $family"
+}
+
+run_paper sparse_adapters llama
+run_paper testbed llama
+run_paper arrow_mbc phi
+
+# A bad data folder stops before anything is written, naming the file.
+BAD="$TEST_TMPDIR/bad_data"
+cp -r "$FIXTURE/llama/data" "$BAD"
+echo '{"held_out": ["no_such_task"]}' > "$BAD/suite.json"
+if papers/sparse_adapters/reproduce --scale full --base_model "$FIXTURE/llama/base" --data "$BAD" \
+    --seeds 1 --threads 1 --no_plots --out "$OUT/bad" --cache_dir "$TEST_TMPDIR/cache" \
+    > "$OUT.bad.log" 2>&1; then
+  fail "a suite.json naming an unknown held-out task was accepted"
+fi
+grep -q "$BAD/suite.json: held_out names \"no_such_task\"" "$OUT.bad.log" ||
+  { cat "$OUT.bad.log"; fail "the error does not name suite.json and the task"; }
+[ ! -e "$OUT/bad/results.json" ] || fail "a failed run wrote results.json"
+
+# A tokenizer.json with more tokens than the checkpoint's embedding rows.
+SMALL="$TEST_TMPDIR/small_base"
+cp -r "$FIXTURE/llama/base" "$SMALL"
+/usr/bin/python3 -c "
+import json, sys
+p = sys.argv[1] + '/tokenizer.json'; t = json.load(open(p)); m = t['model']
+for i, (a, b) in enumerate([(a, b) for a in 'abcdefgh' for b in 'stuvw']):
+    m['vocab'][a + b] = 262 + i; m['merges'].append(a + ' ' + b)
+json.dump(t, open(p, 'w'))" "$SMALL"
+if papers/sparse_adapters/reproduce --scale full --base_model "$SMALL" --data "$FIXTURE/llama/data" \
+    --seeds 1 --threads 1 --no_plots --out "$OUT/small" --cache_dir "$TEST_TMPDIR/cache" \
+    > "$OUT.small.log" 2>&1; then
+  fail "a tokenizer larger than the model was accepted"
+fi
+grep -q "tokenizer has 302 tokens but the model's vocab_size is 262 (tokenizer.json)" "$OUT.small.log" ||
+  { cat "$OUT.small.log"; fail "the vocabulary error is not clear"; }
+echo "full-scale path: all checks passed"
