@@ -1,12 +1,18 @@
 #include "papers/common/lab_experts.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "papers/common/progress.h"
+#include "papers/common/subprocess.h"
 #include "src/core/merge/merge.h"
 #include "src/core/merge/registry.h"
 #include "src/core/status_macros.h"
@@ -116,19 +122,38 @@ absl::StatusOr<Expert> TrainExpert(Lab& lab, const ExpertRecipe& recipe,
   return TrainExpertOn(lab.model(), data, recipe, seed);
 }
 
-absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
-                                    const ExpertRecipe& recipe,
-                                    const std::vector<const LabTask*>& tasks, uint64_t seed,
-                                    bool* hit, double* seconds) {
+namespace {
+
+std::vector<std::string> TaskNames(const std::vector<const LabTask*>& tasks) {
   std::vector<std::string> names;
   for (const LabTask* t : tasks) names.push_back(t->name);
+  return names;
+}
+
+ArtifactKey RecipeExpertKey(const Lab& lab, const ExpertRecipe& recipe,
+                            const std::vector<const LabTask*>& tasks, uint64_t seed) {
   nlohmann::json key_config = recipe.ToJson();
   key_config["base"] = lab.base_dir();
   key_config["data"] = lab.data_dir();
   key_config["train_per_task"] = lab.config().train_per_task;
-  key_config["tasks"] = names;
+  key_config["tasks"] = TaskNames(tasks);
   key_config["seed"] = seed;
-  ArtifactKey key{"recipe_expert", key_config, kRecipeExpertProducerVersion};
+  return ArtifactKey{"recipe_expert", key_config, kRecipeExpertProducerVersion};
+}
+
+}  // namespace
+
+bool ExpertIsCached(const ArtifactCache& cache, const Lab& lab, const ExpertRecipe& recipe,
+                    const std::vector<const LabTask*>& tasks, uint64_t seed) {
+  return cache.Contains(RecipeExpertKey(lab, recipe, tasks, seed));
+}
+
+absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
+                                    const ExpertRecipe& recipe,
+                                    const std::vector<const LabTask*>& tasks, uint64_t seed,
+                                    bool* hit, double* seconds) {
+  const std::vector<std::string> names = TaskNames(tasks);
+  const ArtifactKey key = RecipeExpertKey(lab, recipe, tasks, seed);
   LIBRA_ASSIGN_OR_RETURN(
       std::string dir,
       cache.GetOrBuild(
@@ -145,6 +170,63 @@ absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
           },
           hit));
   return nn::LoadExpert(dir + "/expert.safetensors");
+}
+
+absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, Lab& lab,
+                                    const std::vector<ExpertJob>& jobs, const std::string& label,
+                                    WorkerRun* run) {
+  if (ctx.worker()) {
+    const int k = ctx.options.worker_index, n = ctx.options.worker_count;
+    int share = 0;
+    for (size_t j = k; j < jobs.size(); j += n) ++share;
+    // One progress line for all: the workers' shares differ by one job at most.
+    std::optional<Progress> progress;
+    if (k == 0) progress.emplace(absl::StrCat(label, " (", n, " workers)"), share);
+    for (size_t j = k; j < jobs.size(); j += n) {
+      const ExpertJob& job = jobs[j];
+      LIBRA_RETURN_IF_ERROR(
+          CachedExpert(*ctx.cache, lab, job.recipe, job.tasks, job.seed).status());
+      if (progress) progress->Advance(absl::StrCat("expert ", j + 1, " of ", jobs.size()));
+    }
+    return true;
+  }
+  int missing = 0;
+  for (const ExpertJob& job : jobs) {
+    missing += !ExpertIsCached(*ctx.cache, lab, job.recipe, job.tasks, job.seed);
+  }
+  if (missing < 2 || ctx.threads < 2) return false;
+  const int workers = std::min(ctx.threads, missing);
+  std::error_code error;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", error).string();
+  if (error) return absl::InternalError(absl::StrCat("/proc/self/exe: ", error.message()));
+  std::fprintf(stderr, "%s: training %d of %zu experts in %d worker processes\n", label.c_str(),
+               missing, jobs.size(), workers);
+  std::vector<std::vector<std::string>> argvs;
+  for (int k = 0; k < workers; ++k) {
+    ReproduceOptions options = ctx.options;
+    options.threads = 1;
+    options.worker_index = k;
+    options.worker_count = workers;
+    options.plots = false;
+    std::vector<std::string> argv = {self};
+    for (std::string& a : ReproduceArgs(options)) argv.push_back(std::move(a));
+    argvs.push_back(std::move(argv));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  LIBRA_ASSIGN_OR_RETURN(std::vector<int> codes, RunProgramsTogether(argvs));
+  if (run != nullptr) {
+    run->workers = workers;
+    run->trained = missing;
+    run->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  for (int k = 0; k < workers; ++k) {
+    if (codes[k] != 0) {
+      return absl::InternalError(absl::StrCat(label, ": expert worker ", k + 1, "/", workers,
+                                              " exited with status ", codes[k],
+                                              " (its error is printed above)"));
+    }
+  }
+  return false;
 }
 
 int64_t ExpertParameters(const Expert& expert) {

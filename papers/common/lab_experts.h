@@ -62,6 +62,44 @@ absl::StatusOr<Expert> TrainExpertOn(nn::CausalLMImpl& model,
 absl::StatusOr<Expert> TrainExpert(Lab& lab, const ExpertRecipe& recipe,
                                    const std::vector<const LabTask*>& tasks, uint64_t seed);
 
+// Whether CachedExpert would find this expert without training.
+bool ExpertIsCached(const ArtifactCache& cache, const Lab& lab, const ExpertRecipe& recipe,
+                    const std::vector<const LabTask*>& tasks, uint64_t seed);
+
+// One expert a paper needs: CachedExpert's arguments.
+struct ExpertJob {
+  ExpertRecipe recipe;
+  std::vector<const LabTask*> tasks;
+  uint64_t seed = 0;
+};
+
+// Trains a paper's experts into the cache in worker processes, one per
+// thread of --threads: on CI's 2 cores, one single-threaded process per core
+// trains about twice as many of these small experts per second as one
+// process with two intra-op threads (OpenMP threads spin on matrices this
+// small: 41% of samples in libgomp, measured with perf). An expert is a pure
+// function of base, data, recipe, tasks and seed (training reseeds torch),
+// so which process trains it changes no bit of it.
+//
+//   LIBRA_ASSIGN_OR_RETURN(bool worker, TrainInWorkers(ctx, *lab, jobs, "sparse_adapters"));
+//   if (worker) return absl::OkStatus();  // this process was a worker: its share is cached
+//   ... the paper's loop: CachedExpert now finds every job's expert
+//
+// In the parent (ctx not a worker): when at least 2 jobs are missing and
+// ctx.threads >= 2, runs min(threads, missing) copies of this binary with
+// "--worker K/N --threads 1" and waits; returns false. Otherwise does
+// nothing and returns false (the paper trains as it goes). In worker K of N:
+// trains jobs K, K + N, ... and returns true. A failed worker is an error
+// naming it.
+struct WorkerRun {
+  int workers = 0;  // 0: no worker was started
+  int trained = 0;  // experts the workers trained
+  double seconds = 0;
+};
+absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, Lab& lab,
+                                    const std::vector<ExpertJob>& jobs, const std::string& label,
+                                    WorkerRun* run = nullptr);
+
 // TrainExpert through the artifact cache (keyed by base, data, recipe, tasks
 // and seed). `seconds` (if set) accumulates training time of cache misses.
 absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "papers/common/code_version.h"
 #include "papers/common/report.h"
@@ -76,6 +77,16 @@ absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::strin
       o.base_model = value;
     } else if (name == "data") {
       o.data = value;
+    } else if (name == "worker") {
+      std::vector<std::string> parts = absl::StrSplit(value, '/');
+      int k = 0, n = 0;
+      if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &k) || !absl::SimpleAtoi(parts[1], &n) ||
+          n < 1 || k < 0 || k >= n) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --worker: expected K/N with 0 <= K < N, got \"", value, "\""));
+      }
+      o.worker_index = k;
+      o.worker_count = n;
     } else if (name == "device") {
       int ordinal = 0;
       if (value != "cpu" && value != "cuda" &&
@@ -104,6 +115,24 @@ std::string ReproduceUsage(const std::string& paper) {
       "  --data DIR           Flan-style JSONL folder (full scale; see src/data/task_folder.h)\n",
       "  --device D           cpu (default), cuda or cuda:N\n",
       "  --no_plots           skip plot.py\n");
+}
+
+std::vector<std::string> ReproduceArgs(const ReproduceOptions& o) {
+  std::vector<std::string> args = {"--scale", o.scale, "--seeds", absl::StrCat(o.seeds),
+                                   "--device", o.device};
+  auto add = [&](const char* flag, const std::string& value) {
+    if (value.empty()) return;
+    args.push_back(flag);
+    args.push_back(value);
+  };
+  add("--out", o.out);
+  if (o.threads > 0) add("--threads", absl::StrCat(o.threads));
+  add("--cache_dir", o.cache_dir);
+  add("--base_model", o.base_model);
+  add("--data", o.data);
+  if (o.worker_count > 0) add("--worker", absl::StrCat(o.worker_index, "/", o.worker_count));
+  if (!o.plots) args.push_back("--no_plots");
+  return args;
 }
 
 std::string RunfilePath(const std::string& rel) {
@@ -172,9 +201,15 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   run.device = options.device;
   run.base_model = options.base_model;
   run.data = options.data;
-  std::fprintf(stderr, "== %s (%s scale, seeds 1..%d, %d threads) -> %s\n", spec.id.c_str(),
+  if (!ctx.worker()) std::fprintf(stderr, "== %s (%s scale, seeds 1..%d, %d threads) -> %s\n", spec.id.c_str(),
                options.scale.c_str(), options.seeds, ctx.threads, ctx.out_dir.c_str());
   auto start = std::chrono::steady_clock::now();
+  if (ctx.worker()) {
+    // A worker's experts are in the cache when it returns; the parent writes.
+    absl::Status ran = spec.run(ctx, results);
+    if (!ran.ok()) return absl::Status(ran.code(), absl::StrCat(spec.id, ": ", ran.message()));
+    return json::object();
+  }
   absl::Status ran = spec.run(ctx, results);
   if (!ran.ok()) return absl::Status(ran.code(), absl::StrCat(spec.id, ": ", ran.message()));
   run.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -216,6 +251,7 @@ int ReproduceMain(int argc, char** argv, const PaperSpec& spec) {
                  std::string(doc.status().message()).c_str());
     return doc.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
+  if (options->worker_count > 0) return 0;
   std::printf("%s: %.1f s\n", spec.id.c_str(), (*doc)["wall_time_s"].get<double>());
   for (const json& c : (*doc)["claims"]) {
     std::printf("  %-16s %s%s\n", c["verdict"].get<std::string>().c_str(),

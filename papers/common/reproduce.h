@@ -37,12 +37,19 @@ struct ReproduceOptions {
   std::string device = "cpu";   // "cpu", "cuda" or "cuda:N" (models and training)
   bool plots = true;
   bool help = false;
+  // Internal (expert_workers.h): "--worker K/N" makes this process worker K
+  // of N, which trains its share of the experts into the cache and writes
+  // nothing else.
+  int worker_index = 0;
+  int worker_count = 0;
 };
 
 // Accepts "--flag value" and "--flag=value". Fails on an unknown flag, a
 // missing value, a bad number or an unknown scale, naming the flag.
 absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::string>& args);
 std::string ReproduceUsage(const std::string& paper);
+// Flags that ParseReproduceArgs reads back into `options` (help aside).
+std::vector<std::string> ReproduceArgs(const ReproduceOptions& options);
 
 // What a paper's run function sees.
 struct RunContext {
@@ -52,6 +59,7 @@ struct RunContext {
   int threads = 1;
   const ArtifactCache* cache = nullptr;
   bool quick() const { return options.scale == "quick"; }
+  bool worker() const { return options.worker_count > 0; }
 };
 
 struct PaperSpec {

@@ -16,6 +16,12 @@ namespace libra::papers {
 // be started. stdout and stderr are inherited.
 absl::StatusOr<int> RunProgram(const std::vector<std::string>& argv);
 
+// Starts every program at once, then waits for all of them; returns their
+// exit codes in order. Fails when one cannot be started (after waiting for
+// those already running).
+absl::StatusOr<std::vector<int>> RunProgramsTogether(
+    const std::vector<std::vector<std::string>>& argvs);
+
 // Runs argv and returns its stdout (stderr is discarded); fails on a non-zero exit.
 absl::StatusOr<std::string> CaptureProgram(const std::vector<std::string>& argv);
 

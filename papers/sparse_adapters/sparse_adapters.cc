@@ -92,6 +92,10 @@ class Recorder {
   std::map<std::string, SeedValues> values_;
 };
 
+uint64_t ExpertSeed(int seed, const LabTask& task) {
+  return static_cast<uint64_t>(seed) * 1000 + task.index;
+}
+
 std::string TaskNames(const std::vector<const LabTask*>& tasks) {
   return absl::StrJoin(tasks, ", ", [](std::string* out, const LabTask* t) { out->append(t->name); });
 }
@@ -164,6 +168,21 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
   }
   sizes.push_back(n_in);
 
+  // Every expert first, in worker processes when --threads allows
+  // (lab_experts.h); the loops below then read them from the cache.
+  std::vector<ExpertJob> jobs;
+  for (int seed : ctx.seeds) {
+    for (const TrainedKind& kind : kinds) {
+      for (const LabTask* t : held_in) {
+        jobs.push_back({kind.recipe, {t}, ExpertSeed(seed, *t)});
+      }
+    }
+  }
+  WorkerRun workers;
+  LIBRA_ASSIGN_OR_RETURN(const bool worker,
+                         TrainInWorkers(ctx, *lab, jobs, "sparse_adapters", &workers));
+  if (worker) return absl::OkStatus();
+
   // The base on every task: one artifact for every seed.
   auto start = std::chrono::steady_clock::now();
   double base_in = 0, base_out = 0;
@@ -195,8 +214,7 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
         bool hit = false;
         LIBRA_ASSIGN_OR_RETURN(
             Expert expert, CachedExpert(*ctx.cache, *lab, kind.recipe, {held_in[i]},
-                                        static_cast<uint64_t>(seed) * 1000 + held_in[i]->index,
-                                        &hit, &train_seconds));
+                                        ExpertSeed(seed, *held_in[i]), &hit, &train_seconds));
         if (!hit) ++trained;
         parameters[kind.id] = ExpertParameters(expert);
         auto t0 = std::chrono::steady_clock::now();
@@ -345,6 +363,12 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
                                          static_cast<long long>(trained),
                                          static_cast<long long>(config.expert_steps)),
                          absl::StrFormat("%.1f s", train_seconds)});
+  if (workers.workers > 0) {
+    timing_rows.push_back({absl::StrCat("expert training in ", workers.workers, " worker processes"),
+                           absl::StrFormat("%d experts, %lld steps each", workers.trained,
+                                           static_cast<long long>(config.expert_steps)),
+                           absl::StrFormat("%.1f s (wall)", workers.seconds)});
+  }
   timing_rows.push_back({"merging (core registry)", "", absl::StrFormat("%.1f s", merge_seconds)});
   timing_rows.push_back({"evaluation of experts and merges", "", absl::StrFormat("%.1f s", eval_seconds)});
   results.AddTable("Timings (this run)", {"stage", "detail", "time"}, timing_rows);

@@ -55,6 +55,25 @@ EOF
 }
 
 run_paper sparse_adapters llama
+# Two threads: the experts train in two worker processes (TrainInWorkers);
+# every number must equal the one-process run's.
+papers/sparse_adapters/reproduce --scale full --base_model "$FIXTURE/llama/base" \
+    --data "$FIXTURE/llama/data" --seeds 2 --threads 2 --no_plots --out "$OUT/sparse_workers" \
+    --cache_dir "$TEST_TMPDIR/cache_workers" > "$OUT.workers.log" 2>&1 ||
+  { cat "$OUT.workers.log"; fail "sparse_adapters with worker processes exited non-zero"; }
+grep -q "training 30 of 30 experts in 2 worker processes" "$OUT.workers.log" ||
+  { cat "$OUT.workers.log"; fail "no worker processes were started"; }
+/usr/bin/python3 - "$OUT/sparse_adapters/results.json" "$OUT/sparse_workers/results.json" <<'EOF2'
+import json, sys
+one, two = (json.load(open(p))["metrics"] for p in sys.argv[1:3])
+if one.keys() != two.keys():
+    sys.exit("FAIL workers: metric names differ")
+diff = [k for k in one if one[k]["values"] != two[k]["values"]]
+if diff:
+    sys.exit("FAIL workers: %d metrics differ from the one-process run, e.g. %s" % (len(diff), diff[:3]))
+EOF2
+echo "ok: worker processes reproduce the one-process run exactly"
+
 run_paper testbed llama
 run_paper arrow_mbc phi
 

@@ -36,6 +36,40 @@ TEST(ParseReproduceArgs, DefaultsAndBothFlagSpellings) {
   EXPECT_FALSE(o->plots);
 }
 
+TEST(ReproduceArgs, ParseBackToTheSameOptions) {
+  ReproduceOptions o;
+  o.scale = "full";
+  o.out = "/o";
+  o.seeds = 4;
+  o.threads = 1;
+  o.cache_dir = "/c d";  // a space survives: no shell
+  o.base_model = "/m";
+  o.data = "/d";
+  o.device = "cuda:0";
+  o.plots = false;
+  o.worker_index = 1;
+  o.worker_count = 2;
+  auto back = ParseReproduceArgs(ReproduceArgs(o));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->scale, "full");
+  EXPECT_EQ(back->out, "/o");
+  EXPECT_EQ(back->seeds, 4);
+  EXPECT_EQ(back->threads, 1);
+  EXPECT_EQ(back->cache_dir, "/c d");
+  EXPECT_EQ(back->base_model, "/m");
+  EXPECT_EQ(back->data, "/d");
+  EXPECT_EQ(back->device, "cuda:0");
+  EXPECT_FALSE(back->plots);
+  EXPECT_EQ(back->worker_index, 1);
+  EXPECT_EQ(back->worker_count, 2);
+  // Defaults stay defaults: no --worker, no --out.
+  auto plain = ParseReproduceArgs(ReproduceArgs(ReproduceOptions()));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->worker_count, 0);
+  EXPECT_EQ(plain->out, "");
+  EXPECT_TRUE(plain->plots);
+}
+
 TEST(ParseReproduceArgs, RejectsBadFlagsNamingThem) {
   EXPECT_THAT(ParseReproduceArgs({"--scale", "huge"}).status().message(),
               HasSubstr("--scale: expected quick or full, got \"huge\""));
@@ -44,6 +78,10 @@ TEST(ParseReproduceArgs, RejectsBadFlagsNamingThem) {
   EXPECT_THAT(ParseReproduceArgs({"--seeds"}).status().message(), HasSubstr("--seeds needs a value"));
   EXPECT_THAT(ParseReproduceArgs({"--sedes=2"}).status().message(), HasSubstr("unknown flag --sedes"));
   EXPECT_THAT(ParseReproduceArgs({"stray"}).status().message(), HasSubstr("unexpected argument"));
+  for (const char* worker : {"2/2", "1", "a/2", "0/0", "-1/2"}) {
+    EXPECT_THAT(ParseReproduceArgs({"--worker", worker}).status().message(),
+                HasSubstr("--worker: expected K/N with 0 <= K < N")) << worker;
+  }
   for (const char* device : {"gpu", "cuda:", "cuda:x", "cuda:-1"}) {
     EXPECT_THAT(ParseReproduceArgs({"--device", device}).status().message(),
                 HasSubstr("--device: expected cpu, cuda or cuda:N")) << device;
