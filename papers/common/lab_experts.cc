@@ -172,9 +172,21 @@ absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
   return nn::LoadExpert(dir + "/expert.safetensors");
 }
 
-absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, Lab& lab,
-                                    const std::vector<ExpertJob>& jobs, const std::string& label,
-                                    WorkerRun* run) {
+ExpertJob RecipeExpertJob(const ArtifactCache& cache, Lab& lab, const ExpertRecipe& recipe,
+                          std::vector<const LabTask*> tasks, uint64_t seed) {
+  return {[&cache, &lab, recipe, tasks, seed] { return ExpertIsCached(cache, lab, recipe, tasks, seed); },
+          [&cache, &lab, recipe, tasks, seed] {
+            return CachedExpert(cache, lab, recipe, tasks, seed).status();
+          }};
+}
+
+ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed, int64_t steps) {
+  return {[&lab, tasks, seed, steps] { return lab.LoraIsCached(tasks, seed, steps); },
+          [&lab, tasks, seed, steps] { return lab.CachedLora(tasks, seed, steps).status(); }};
+}
+
+absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<ExpertJob>& jobs,
+                                    const std::string& label, WorkerRun* run) {
   if (ctx.worker()) {
     const int k = ctx.options.worker_index, n = ctx.options.worker_count;
     int share = 0;
@@ -183,17 +195,13 @@ absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, Lab& lab,
     std::optional<Progress> progress;
     if (k == 0) progress.emplace(absl::StrCat(label, " (", n, " workers)"), share);
     for (size_t j = k; j < jobs.size(); j += n) {
-      const ExpertJob& job = jobs[j];
-      LIBRA_RETURN_IF_ERROR(
-          CachedExpert(*ctx.cache, lab, job.recipe, job.tasks, job.seed).status());
+      LIBRA_RETURN_IF_ERROR(jobs[j].train());
       if (progress) progress->Advance(absl::StrCat("expert ", j + 1, " of ", jobs.size()));
     }
     return true;
   }
   int missing = 0;
-  for (const ExpertJob& job : jobs) {
-    missing += !ExpertIsCached(*ctx.cache, lab, job.recipe, job.tasks, job.seed);
-  }
+  for (const ExpertJob& job : jobs) missing += !job.cached();
   if (missing < 2 || ctx.threads < 2) return false;
   const int workers = std::min(ctx.threads, missing);
   std::error_code error;

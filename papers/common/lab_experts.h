@@ -16,6 +16,7 @@
 #define LIBRA_PAPERS_COMMON_LAB_EXPERTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -66,22 +67,28 @@ absl::StatusOr<Expert> TrainExpert(Lab& lab, const ExpertRecipe& recipe,
 bool ExpertIsCached(const ArtifactCache& cache, const Lab& lab, const ExpertRecipe& recipe,
                     const std::vector<const LabTask*>& tasks, uint64_t seed);
 
-// One expert a paper needs: CachedExpert's arguments.
+// One expert a paper needs, trained into the cache by `train` (a
+// CachedExpert or Lab::CachedLora call) unless `cached` finds it there.
 struct ExpertJob {
-  ExpertRecipe recipe;
-  std::vector<const LabTask*> tasks;
-  uint64_t seed = 0;
+  std::function<bool()> cached;
+  std::function<absl::Status()> train;
 };
+// CachedExpert(cache, lab, recipe, tasks, seed) as a job.
+ExpertJob RecipeExpertJob(const ArtifactCache& cache, Lab& lab, const ExpertRecipe& recipe,
+                          std::vector<const LabTask*> tasks, uint64_t seed);
+// lab.CachedLora(tasks, seed, steps) as a job.
+ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed, int64_t steps = 0);
 
 // Trains a paper's experts into the cache in worker processes, one per
 // thread of --threads: on CI's 2 cores, one single-threaded process per core
 // trains about twice as many of these small experts per second as one
 // process with two intra-op threads (OpenMP threads spin on matrices this
 // small: 41% of samples in libgomp, measured with perf). An expert is a pure
-// function of base, data, recipe, tasks and seed (training reseeds torch),
+// function of base, data, recipe or lab config, tasks and seed (training
+// reseeds torch),
 // so which process trains it changes no bit of it.
 //
-//   LIBRA_ASSIGN_OR_RETURN(bool worker, TrainInWorkers(ctx, *lab, jobs, "sparse_adapters"));
+//   LIBRA_ASSIGN_OR_RETURN(bool worker, TrainInWorkers(ctx, jobs, "sparse_adapters"));
 //   if (worker) return absl::OkStatus();  // this process was a worker: its share is cached
 //   ... the paper's loop: CachedExpert now finds every job's expert
 //
@@ -96,9 +103,8 @@ struct WorkerRun {
   int trained = 0;  // experts the workers trained
   double seconds = 0;
 };
-absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, Lab& lab,
-                                    const std::vector<ExpertJob>& jobs, const std::string& label,
-                                    WorkerRun* run = nullptr);
+absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<ExpertJob>& jobs,
+                                    const std::string& label, WorkerRun* run = nullptr);
 
 // TrainExpert through the artifact cache (keyed by base, data, recipe, tasks
 // and seed). `seconds` (if set) accumulates training time of cache misses.

@@ -431,8 +431,8 @@ absl::StatusOr<Expert> Lab::TrainLora(const std::vector<const LabTask*>& tasks, 
   return expert;
 }
 
-absl::StatusOr<Expert> Lab::CachedLora(const std::vector<const LabTask*>& tasks, uint64_t seed,
-                                       int64_t steps, bool* hit) {
+ArtifactKey Lab::LoraKey(const std::vector<const LabTask*>& tasks, uint64_t seed,
+                         int64_t steps) const {
   if (steps <= 0) steps = config_.expert_steps;
   std::vector<std::string> names;
   for (const LabTask* t : tasks) names.push_back(t->name);
@@ -442,7 +442,20 @@ absl::StatusOr<Expert> Lab::CachedLora(const std::vector<const LabTask*>& tasks,
   key_config["tasks"] = names;
   key_config["steps"] = steps;
   key_config["seed"] = seed;
-  ArtifactKey key{"lora_expert", key_config, kExpertProducerVersion};
+  return ArtifactKey{"lora_expert", key_config, kExpertProducerVersion};
+}
+
+bool Lab::LoraIsCached(const std::vector<const LabTask*>& tasks, uint64_t seed,
+                       int64_t steps) const {
+  return cache_->Contains(LoraKey(tasks, seed, steps));
+}
+
+absl::StatusOr<Expert> Lab::CachedLora(const std::vector<const LabTask*>& tasks, uint64_t seed,
+                                       int64_t steps, bool* hit) {
+  if (steps <= 0) steps = config_.expert_steps;
+  std::vector<std::string> names;
+  for (const LabTask* t : tasks) names.push_back(t->name);
+  const ArtifactKey key = LoraKey(tasks, seed, steps);
   LIBRA_ASSIGN_OR_RETURN(
       std::string dir,
       cache_->GetOrBuild(

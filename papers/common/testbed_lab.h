@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+#include "papers/common/artifact_cache.h"
 #include "papers/common/reproduce.h"
 #include "src/core/text/tokenizer.h"
 #include "src/data/flan_example.h"
@@ -151,12 +152,15 @@ class Lab {
   // tasks, steps and seed).
   absl::StatusOr<Expert> CachedLora(const std::vector<const LabTask*>& tasks, uint64_t seed,
                                     int64_t steps = 0, bool* hit = nullptr);
+  // Whether CachedLora would find this expert without training.
+  bool LoraIsCached(const std::vector<const LabTask*>& tasks, uint64_t seed, int64_t steps = 0) const;
 
   double train_seconds() const { return train_seconds_; }
   int64_t train_steps() const { return train_steps_; }
 
  private:
   Lab() = default;
+  ArtifactKey LoraKey(const std::vector<const LabTask*>& tasks, uint64_t seed, int64_t steps) const;
 
   LabConfig config_;
   const ArtifactCache* cache_ = nullptr;

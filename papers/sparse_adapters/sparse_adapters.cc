@@ -174,13 +174,13 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
   for (int seed : ctx.seeds) {
     for (const TrainedKind& kind : kinds) {
       for (const LabTask* t : held_in) {
-        jobs.push_back({kind.recipe, {t}, ExpertSeed(seed, *t)});
+        jobs.push_back(RecipeExpertJob(*ctx.cache, *lab, kind.recipe, {t}, ExpertSeed(seed, *t)));
       }
     }
   }
   WorkerRun workers;
   LIBRA_ASSIGN_OR_RETURN(const bool worker,
-                         TrainInWorkers(ctx, *lab, jobs, "sparse_adapters", &workers));
+                         TrainInWorkers(ctx, jobs, "sparse_adapters", &workers));
   if (worker) return absl::OkStatus();
 
   // The base on every task: one artifact for every seed.

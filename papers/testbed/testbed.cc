@@ -31,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "papers/common/lab_experts.h"
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
 #include "papers/common/testbed_lab.h"
@@ -94,6 +95,8 @@ absl::StatusOr<std::vector<float>> ProbeFeatures(
 
 constexpr int kProbeTrainPerTask = 32;
 
+uint64_t ExpertSeed(int seed, size_t task) { return static_cast<uint64_t>(seed) * 1000 + task; }
+
 absl::Status RunTestbed(const RunContext& ctx, Results& results) {
   ConfigureRuntime(ctx.threads);
   LIBRA_ASSIGN_OR_RETURN(const LabConfig config, LabConfigFromContext(ctx));
@@ -109,6 +112,18 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
         lab->data_dir(), ": the testbed needs held-in and held-out tasks, found ", n_in, " and ",
         n_out, " (mark held-out tasks in suite.json, src/data/task_folder.h)"));
   }
+
+  // Every expert first, in worker processes when --threads allows
+  // (papers/common/lab_experts.h); the seed loop then reads the cache.
+  std::vector<ExpertJob> jobs;
+  for (int seed : ctx.seeds) {
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (!tasks[i].held_out) jobs.push_back(LabLoraJob(*lab, {&tasks[i]}, ExpertSeed(seed, i)));
+    }
+  }
+  WorkerRun workers;
+  LIBRA_ASSIGN_OR_RETURN(const bool worker, TrainInWorkers(ctx, jobs, "testbed", &workers));
+  if (worker) return absl::OkStatus();
 
   // The base model on every task (the same for every seed: it is one artifact).
   auto start = std::chrono::steady_clock::now();
@@ -168,7 +183,7 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
     for (size_t i = 0; i < tasks.size(); ++i) {
       if (tasks[i].held_out) continue;
       LIBRA_ASSIGN_OR_RETURN(Expert expert,
-                             lab->CachedLora({&tasks[i]}, static_cast<uint64_t>(seed) * 1000 + i));
+                             lab->CachedLora({&tasks[i]}, ExpertSeed(seed, i)));
       auto t0 = std::chrono::steady_clock::now();
       LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, expert, /*trainable=*/false));
       LIBRA_ASSIGN_OR_RETURN(TaskScore s, lab->Score(tasks[i], /*exact_match=*/true));
@@ -244,6 +259,11 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
                                                             static_cast<long long>(total_expert_steps),
                                                             per_step_ms),
                          absl::StrFormat("%.1f s", train_seconds)});
+  if (workers.workers > 0) {
+    timing_rows.push_back({absl::StrCat("expert training in ", workers.workers, " worker processes"),
+                           absl::StrFormat("%d experts", workers.trained),
+                           absl::StrFormat("%.1f s (wall)", workers.seconds)});
+  }
   timing_rows.push_back({"expert and merge evaluation", "", absl::StrFormat("%.1f s", eval_seconds)});
   results.AddTable("Timings (this run)", {"stage", "detail", "time"}, timing_rows);
 
