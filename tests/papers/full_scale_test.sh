@@ -77,18 +77,25 @@ echo "ok: worker processes reproduce the one-process run exactly"
 run_paper testbed llama
 run_paper arrow_mbc phi
 
+# expect_rejected NAME BASE DATA MESSAGE WHAT: the run must fail, print
+# MESSAGE, and write no results.json.
+expect_rejected() {
+  local name=$1 base=$2 data=$3 message=$4 what=$5
+  if papers/sparse_adapters/reproduce --scale full --base_model "$base" --data "$data" \
+      --seeds 1 --threads 1 --no_plots --out "$OUT/$name" --cache_dir "$TEST_TMPDIR/cache" \
+      > "$OUT.$name.log" 2>&1; then
+    fail "$what was accepted"
+  fi
+  grep -qF "$message" "$OUT.$name.log" || { cat "$OUT.$name.log"; fail "$what: no clear error"; }
+  [ ! -e "$OUT/$name/results.json" ] || fail "$what: the failed run wrote results.json"
+}
+
 # A bad data folder stops before anything is written, naming the file.
 BAD="$TEST_TMPDIR/bad_data"
 cp -r "$FIXTURE/llama/data" "$BAD"
 echo '{"held_out": ["no_such_task"]}' > "$BAD/suite.json"
-if papers/sparse_adapters/reproduce --scale full --base_model "$FIXTURE/llama/base" --data "$BAD" \
-    --seeds 1 --threads 1 --no_plots --out "$OUT/bad" --cache_dir "$TEST_TMPDIR/cache" \
-    > "$OUT.bad.log" 2>&1; then
-  fail "a suite.json naming an unknown held-out task was accepted"
-fi
-grep -q "$BAD/suite.json: held_out names \"no_such_task\"" "$OUT.bad.log" ||
-  { cat "$OUT.bad.log"; fail "the error does not name suite.json and the task"; }
-[ ! -e "$OUT/bad/results.json" ] || fail "a failed run wrote results.json"
+expect_rejected bad "$FIXTURE/llama/base" "$BAD" "$BAD/suite.json: held_out names \"no_such_task\"" \
+  "a suite.json naming an unknown held-out task"
 
 # A tokenizer.json with more tokens than the checkpoint's embedding rows.
 SMALL="$TEST_TMPDIR/small_base"
@@ -99,11 +106,7 @@ p = sys.argv[1] + '/tokenizer.json'; t = json.load(open(p)); m = t['model']
 for i, (a, b) in enumerate([(a, b) for a in 'abcdefgh' for b in 'stuvw']):
     m['vocab'][a + b] = 262 + i; m['merges'].append(a + ' ' + b)
 json.dump(t, open(p, 'w'))" "$SMALL"
-if papers/sparse_adapters/reproduce --scale full --base_model "$SMALL" --data "$FIXTURE/llama/data" \
-    --seeds 1 --threads 1 --no_plots --out "$OUT/small" --cache_dir "$TEST_TMPDIR/cache" \
-    > "$OUT.small.log" 2>&1; then
-  fail "a tokenizer larger than the model was accepted"
-fi
-grep -q "tokenizer has 302 tokens but the model's vocab_size is 262 (tokenizer.json)" "$OUT.small.log" ||
-  { cat "$OUT.small.log"; fail "the vocabulary error is not clear"; }
+expect_rejected small "$SMALL" "$FIXTURE/llama/data" \
+  "tokenizer has 302 tokens but the model's vocab_size is 262 (tokenizer.json)" \
+  "a tokenizer larger than the model"
 echo "full-scale path: all checks passed"
