@@ -42,6 +42,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "papers/common/lab_experts.h"
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
 #include "papers/common/testbed_lab.h"
@@ -69,6 +70,11 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 // What the paper's experiment chooses on top of the lab.
+uint64_t PrivateSeed(int seed, const LabTask& task) {
+  return static_cast<uint64_t>(seed) * 1000 + task.index;
+}
+uint64_t SharedSeed(int seed) { return static_cast<uint64_t>(seed) * 1000 + 900; }
+
 struct PaperConfig {
   int mbc_clusters = 4;
   double mbc_quantile = 0.8;
@@ -375,6 +381,19 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   std::vector<const LabTask*> all = sel.held_in;
   all.insert(all.end(), sel.held_out.begin(), sel.held_out.end());
 
+  // The private libraries and the shared LoRAs of every seed first, in
+  // worker processes when --threads allows (papers/common/lab_experts.h).
+  // MBC experts wait for the seed loop: their tasks come from clustering.
+  std::vector<ExpertJob> jobs;
+  for (int seed : ctx.seeds) {
+    jobs.push_back(LabLoraJob(*lab, sel.held_in, SharedSeed(seed),
+                              config.expert_steps * static_cast<int64_t>(sel.held_in.size())));
+    for (const LabTask* t : sel.held_in) jobs.push_back(LabLoraJob(*lab, {t}, PrivateSeed(seed, *t)));
+  }
+  WorkerRun workers;
+  LIBRA_ASSIGN_OR_RETURN(const bool worker, TrainInWorkers(ctx, jobs, "arrow_mbc", &workers));
+  if (worker) return absl::OkStatus();
+
   auto start = std::chrono::steady_clock::now();
   std::map<std::string, double> base_score;
   std::map<std::string, nn::EvalResult> base_greedy;  // held-out tasks
@@ -407,8 +426,7 @@ absl::Status Run(const RunContext& ctx, Results& results) {
     // Private library.
     std::vector<Expert> priv;
     for (const LabTask* t : sel.held_in) {
-      LIBRA_ASSIGN_OR_RETURN(Expert e,
-                             lab->CachedLora({t}, static_cast<uint64_t>(seed) * 1000 + t->index));
+      LIBRA_ASSIGN_OR_RETURN(Expert e, lab->CachedLora({t}, PrivateSeed(seed, *t)));
       priv.push_back(std::move(e));
     }
     progress.Advance(absl::StrCat("seed ", seed, " private library"));
@@ -476,7 +494,7 @@ absl::Status Run(const RunContext& ctx, Results& results) {
     // Shared multi-task LoRA, the private library's total budget.
     LIBRA_ASSIGN_OR_RETURN(
         Expert shared,
-        lab->CachedLora(sel.held_in, static_cast<uint64_t>(seed) * 1000 + 900,
+        lab->CachedLora(sel.held_in, SharedSeed(seed),
                         config.expert_steps * static_cast<int64_t>(sel.held_in.size())));
     progress.Advance(absl::StrCat("seed ", seed, " shared"));
 
@@ -665,6 +683,9 @@ absl::Status Run(const RunContext& ctx, Results& results) {
                                                    lab->base_from_cache() ? "loaded" : "pretrained")},
                     {"LoRA training", absl::StrFormat("%.1f s, %lld steps", lab->train_seconds(),
                                                       static_cast<long long>(lab->train_steps()))},
+                    {absl::StrCat("LoRA training in ", workers.workers, " worker processes"),
+                     absl::StrFormat("%.1f s wall, %d experts (private and shared)",
+                                     workers.seconds, workers.trained)},
                     {"MBC clustering", absl::StrFormat("%.2f s", mbc_seconds)},
                     {"evaluation", absl::StrFormat("%.1f s", eval_seconds)},
                     {"diagnostics", absl::StrFormat("%.1f s", diag_seconds)}});
