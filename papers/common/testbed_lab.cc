@@ -172,6 +172,7 @@ double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExa
   torch::NoGradGuard no_grad;
   model.eval();
   int64_t correct = 0, total = 0;
+  const torch::Device device = ModelDevice(model);
   for (size_t begin = 0; begin < examples.size(); begin += batch) {
     const size_t end = std::min(examples.size(), begin + static_cast<size_t>(batch));
     int64_t length = 0;
@@ -181,7 +182,7 @@ double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExa
     for (size_t i = begin; i < end; ++i) {
       std::copy(examples[i].ids.begin(), examples[i].ids.end(), ids.begin() + (i - begin) * length);
     }
-    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length}).to(ModelDevice(model));
+    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length}).to(device);
     torch::Tensor predicted = model.forward(input).argmax(-1).to(torch::kCPU).contiguous();
     const int64_t* p = predicted.data_ptr<int64_t>();
     for (size_t i = begin; i < end; ++i) {
