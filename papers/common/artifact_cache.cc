@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -46,6 +50,12 @@ bool ValidKind(const std::string& kind) {
 
 constexpr char kKeyFile[] = "key.json";
 
+// 32 hex digits: two FNV-1a passes with different bases, mixed.
+std::string HashHex(const std::string& bytes) {
+  return absl::StrFormat("%016x%016x", Mix(Fnv1a(bytes, 0xCBF29CE484222325ull)),
+                         Mix(Fnv1a(bytes, 0x84222325CBF29CE4ull) ^ bytes.size()));
+}
+
 }  // namespace
 
 std::string ArtifactKey::Material() const {
@@ -53,10 +63,38 @@ std::string ArtifactKey::Material() const {
   return nlohmann::json{{"kind", kind}, {"config", config}, {"code_version", code_version}}.dump();
 }
 
-std::string ArtifactKey::Hash() const {
-  std::string m = Material();
-  return absl::StrFormat("%016x%016x", Mix(Fnv1a(m, 0xCBF29CE484222325ull)),
-                         Mix(Fnv1a(m, 0x84222325CBF29CE4ull) ^ m.size()));
+std::string ArtifactKey::Hash() const { return HashHex(Material()); }
+
+absl::StatusOr<std::string> FolderFingerprint(const std::string& dir, int64_t content_limit) {
+  std::error_code error;
+  if (!fs::is_directory(dir, error)) {
+    return absl::NotFoundError(absl::StrCat(dir, ": not a folder"));
+  }
+  std::vector<fs::path> files;
+  for (fs::recursive_directory_iterator it(dir, error), end; !error && it != end;
+       it.increment(error)) {
+    if (it->is_regular_file(error)) files.push_back(it->path());
+  }
+  if (error) return absl::InternalError(absl::StrCat(dir, ": cannot list: ", error.message()));
+  std::sort(files.begin(), files.end());
+  nlohmann::json material = nlohmann::json::array();
+  for (const fs::path& file : files) {
+    const auto size = static_cast<int64_t>(fs::file_size(file, error));
+    if (error) return absl::InternalError(absl::StrCat(file.string(), ": ", error.message()));
+    nlohmann::json entry = {{"name", fs::relative(file, dir).generic_string()}, {"size", size}};
+    if (size <= content_limit) {
+      std::ifstream in(file, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!in && !in.eof()) return absl::InternalError(absl::StrCat(file.string(), ": cannot read"));
+      entry["content"] = HashHex(bytes);
+    } else {
+      entry["mtime"] = static_cast<int64_t>(
+          fs::last_write_time(file, error).time_since_epoch().count());
+      if (error) return absl::InternalError(absl::StrCat(file.string(), ": ", error.message()));
+    }
+    material.push_back(std::move(entry));
+  }
+  return HashHex(material.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string ArtifactCache::DefaultRoot() {

@@ -18,6 +18,7 @@
 #ifndef LIBRA_PAPERS_COMMON_ARTIFACT_CACHE_H_
 #define LIBRA_PAPERS_COMMON_ARTIFACT_CACHE_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -58,6 +59,15 @@ class ArtifactCache {
  private:
   std::string root_;
 };
+
+// What an artifact built from the files of `dir` should be keyed on, rather
+// than the folder's path (a path given by a flag, or a Bazel output rebuilt in
+// place, can hold different files from run to run). 32 hex digits over every
+// regular file's relative name and size, and its bytes when it is at most
+// `content_limit` bytes, else its modification time (hashing a multi-GB
+// checkpoint on every run would cost more than it saves).
+absl::StatusOr<std::string> FolderFingerprint(const std::string& dir,
+                                              int64_t content_limit = int64_t{64} << 20);
 
 }  // namespace libra::papers
 

@@ -133,8 +133,8 @@ std::vector<std::string> TaskNames(const std::vector<const LabTask*>& tasks) {
 ArtifactKey RecipeExpertKey(const Lab& lab, const ExpertRecipe& recipe,
                             const std::vector<const LabTask*>& tasks, uint64_t seed) {
   nlohmann::json key_config = recipe.ToJson();
-  key_config["base"] = lab.base_dir();
-  key_config["data"] = lab.data_dir();
+  key_config["base"] = lab.base_fingerprint();
+  key_config["data"] = lab.data_fingerprint();
   key_config["train_per_task"] = lab.config().train_per_task;
   key_config["tasks"] = TaskNames(tasks);
   key_config["seed"] = seed;

@@ -87,7 +87,8 @@ nlohmann::json LabConfig::BaseKey() const {
           {"pretrain_framed_fraction", pretrain_framed_fraction},
           {"pretrain_steps", pretrain_steps},
           {"pretrain_batch", pretrain_batch},
-          {"pretrain_lr", pretrain_lr}};
+          {"pretrain_lr", pretrain_lr},
+          {"pretrain_embedding_std", pretrain_embedding_std}};
 }
 
 nlohmann::json LabConfig::ExpertKey() const {
@@ -127,6 +128,7 @@ absl::Status LabConfig::Override(const nlohmann::json& o) {
   pretrain_steps = merged["pretrain_steps"];
   pretrain_batch = merged["pretrain_batch"];
   pretrain_lr = merged["pretrain_lr"];
+  pretrain_embedding_std = merged["pretrain_embedding_std"];
   rank = merged["rank"];
   alpha = merged["alpha"];
   targets = merged["targets"].get<std::vector<std::string>>();
@@ -227,6 +229,10 @@ absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_pat
   mc.tie_word_embeddings = true;
   torch::manual_seed(1234);
   nn::CausalLM model(mc);
+  if (config.pretrain_embedding_std > 0) {
+    torch::NoGradGuard no_grad;
+    model->model->embed_tokens->weight.normal_(0.0, config.pretrain_embedding_std);
+  }
   nn::TrainOptions options;
   options.learning_rate = config.pretrain_lr;
   options.weight_decay = 0.01;
@@ -322,6 +328,8 @@ absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabC
       report.ok()) {
     lab->base_report_ = *report;
   }
+  LIBRA_ASSIGN_OR_RETURN(lab->base_fingerprint_, FolderFingerprint(lab->base_dir_));
+  LIBRA_ASSIGN_OR_RETURN(lab->data_fingerprint_, FolderFingerprint(lab->data_dir_));
   LIBRA_ASSIGN_OR_RETURN(lab->device_, nn::ParseDevice(ctx.options.device));
   LIBRA_ASSIGN_OR_RETURN(lab->model_, nn::LoadCheckpoint(lab->base_dir_, lab->device_));
   nn::FreezeBase(*lab->model_);
@@ -438,8 +446,8 @@ ArtifactKey Lab::LoraKey(const std::vector<const LabTask*>& tasks, uint64_t seed
   std::vector<std::string> names;
   for (const LabTask* t : tasks) names.push_back(t->name);
   nlohmann::json key_config = config_.ExpertKey();
-  key_config["base"] = base_dir_;
-  key_config["data"] = data_dir_;
+  key_config["base"] = base_fingerprint_;
+  key_config["data"] = data_fingerprint_;
   key_config["tasks"] = names;
   key_config["steps"] = steps;
   key_config["seed"] = seed;

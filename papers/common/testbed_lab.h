@@ -45,7 +45,7 @@
 namespace libra::papers {
 
 // Bump when a change alters the pretrained base model.
-inline constexpr char kBaseProducerVersion[] = "testbed-base-v3";
+inline constexpr char kBaseProducerVersion[] = "testbed-base-v4";
 // Bump when a change alters trained experts.
 inline constexpr char kExpertProducerVersion[] = "testbed-lora-v2";
 
@@ -64,6 +64,11 @@ struct LabConfig {
   int64_t pretrain_steps = 6000;
   int64_t pretrain_batch = 32;
   double pretrain_lr = 3e-3;
+  // > 0: the (tied) token embedding starts ~ N(0, this), about
+  // 1/sqrt(hidden); 0: LibTorch's N(0, 1), whose tied logits start with a
+  // spread of about sqrt(hidden) and which stalled position-based retrieval
+  // (own format 0.58 instead of 0.79; papers/testbed/README.md).
+  double pretrain_embedding_std = 0.1;
   // LoRA experts.
   int64_t rank = 4;
   double alpha = 8.0;
@@ -132,6 +137,10 @@ class Lab {
   const LabTask* FindTask(const std::string& name) const;
   const std::string& data_dir() const { return data_dir_; }
   const std::string& base_dir() const { return base_dir_; }
+  // FolderFingerprint of the base and data folders: what experts are keyed
+  // on, so a base rebuilt under the same path never serves stale experts.
+  const std::string& base_fingerprint() const { return base_fingerprint_; }
+  const std::string& data_fingerprint() const { return data_fingerprint_; }
   bool base_from_cache() const { return base_hit_; }
   double base_seconds() const { return base_seconds_; }
   // One sentence for a report's setup: the checkpoint's architecture and
@@ -168,6 +177,7 @@ class Lab {
   bool tokenizer_json_ = false;
   torch::Device device_ = torch::kCPU;
   std::string data_dir_, base_dir_;
+  std::string data_fingerprint_, base_fingerprint_;
   bool base_hit_ = true;
   double base_seconds_ = 0;
   nlohmann::json base_report_;

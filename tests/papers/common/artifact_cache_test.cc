@@ -1,7 +1,9 @@
 #include "papers/common/artifact_cache.h"
 
 #include <cstdlib>
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "gmock/gmock.h"
@@ -107,6 +109,56 @@ TEST(ArtifactCache, DefaultRootFollowsLibraCache) {
   unsetenv("LIBRA_CACHE");
   setenv("HOME", "/home/u", 1);
   EXPECT_EQ(ArtifactCache::DefaultRoot(), "/home/u/.cache/libra/artifacts");
+}
+
+// Two folders with the given files (name -> content).
+std::string FolderWith(const std::string& name, const std::map<std::string, std::string>& files) {
+  const std::string dir = Root(name);
+  for (const auto& [file, content] : files) {
+    fs::create_directories(fs::path(dir + "/" + file).parent_path());
+    EXPECT_TRUE(WriteFileAtomically(dir + "/" + file, content).ok());
+  }
+  return dir;
+}
+
+TEST(FolderFingerprint, FollowsContentNotPath) {
+  const std::map<std::string, std::string> base = {{"config.json", "{}"},
+                                                   {"model.safetensors", "abcd"}};
+  auto a = FolderFingerprint(FolderWith("fp_a", base));
+  auto b = FolderFingerprint(FolderWith("fp_b", base));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->size(), 32u);
+  EXPECT_EQ(*a, *b);  // same files elsewhere: same fingerprint
+
+  std::map<std::string, std::string> changed = base;
+  changed["model.safetensors"] = "abce";  // one byte, same size
+  EXPECT_NE(*FolderFingerprint(FolderWith("fp_byte", changed)), *a);
+  std::map<std::string, std::string> renamed = {{"config.json", "{}"}, {"model2.safetensors", "abcd"}};
+  EXPECT_NE(*FolderFingerprint(FolderWith("fp_name", renamed)), *a);
+  std::map<std::string, std::string> nested = base;
+  nested["sub/extra.json"] = "1";
+  EXPECT_NE(*FolderFingerprint(FolderWith("fp_nested", nested)), *a);
+}
+
+TEST(FolderFingerprint, LargeFilesAreKeyedBySizeAndTime) {
+  const std::string dir = FolderWith("fp_large", {{"w.bin", "0123456789"}});
+  auto first = FolderFingerprint(dir, /*content_limit=*/4);
+  auto read_in_full = FolderFingerprint(dir);
+  ASSERT_TRUE(first.ok() && read_in_full.ok());
+  // Same size, new bytes, time unchanged: a large file is not read.
+  const auto time = fs::last_write_time(dir + "/w.bin");
+  ASSERT_TRUE(WriteFileAtomically(dir + "/w.bin", "9876543210").ok());
+  fs::last_write_time(dir + "/w.bin", time);
+  EXPECT_EQ(*FolderFingerprint(dir, 4), *first);
+  EXPECT_NE(*FolderFingerprint(dir), *read_in_full);  // under the default limit it is read
+  fs::last_write_time(dir + "/w.bin", time + std::chrono::seconds(5));
+  EXPECT_NE(*FolderFingerprint(dir, 4), *first);
+}
+
+TEST(FolderFingerprint, MissingFolderIsAnError) {
+  auto missing = FolderFingerprint(Root("fp_missing"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("fp_missing"));
 }
 
 }  // namespace

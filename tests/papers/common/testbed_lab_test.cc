@@ -1,5 +1,8 @@
 #include "papers/common/testbed_lab.h"
 
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -8,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "src/core/text/byte_tokenizer.h"
 #include "src/nn/adapters.h"
+#include "src/nn/checkpoint.h"
 #include "src/nn/config.h"
 #include "src/nn/eval.h"
 #include "src/nn/examples.h"
@@ -105,6 +109,43 @@ TEST(LabConfigTest, OverrideChangesNamedFieldsAndRejectsUnknownOrMistyped) {
   other.expert_steps += 1;
   EXPECT_EQ(other.BaseKey(), config.BaseKey());
   EXPECT_NE(other.ExpertKey(), config.ExpertKey());
+}
+
+// The embedding's standard deviation after PretrainBase with a learning
+// rate too small to move it: what the initialisation left.
+double PretrainedEmbeddingStd(double embedding_std, const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/" + name;
+  std::filesystem::create_directories(dir);
+  const std::string corpus = dir + "/corpus.jsonl";
+  {
+    std::ofstream out(corpus);
+    for (int i = 0; i < 12; ++i) {
+      out << R"({"source": "ab|)" << char('A' + i) << "B=\", \"target\": \"B" << char('A' + i)
+          << R"(", "task_name": "pretrain/letters/ab", "split": "train"})" << "\n";
+    }
+  }
+  LabConfig config;
+  config.hidden = 32;
+  config.layers = 1;
+  config.heads = 2;
+  config.intermediate = 48;
+  config.max_length = 16;
+  config.pretrain_examples = 8;
+  config.pretrain_steps = 1;
+  config.pretrain_batch = 4;
+  config.pretrain_lr = 1e-9;
+  config.pretrain_embedding_std = embedding_std;
+  EXPECT_TRUE(PretrainBase(config, corpus, dir + "/base").ok());
+  absl::StatusOr<nn::CausalLM> base = nn::LoadCheckpoint(dir + "/base", torch::kCPU);
+  EXPECT_TRUE(base.ok()) << base.status();
+  if (!base.ok()) return -1;
+  return (*base)->model->embed_tokens->weight.std().item<double>();
+}
+
+TEST(PretrainBaseTest, EmbeddingStartsWithTheConfiguredSpread) {
+  // 260 x 32 draws: the sample spread is within a few percent of the true one.
+  EXPECT_NEAR(PretrainedEmbeddingStd(0.1, "embedding_0.1"), 0.1, 0.01);
+  EXPECT_NEAR(PretrainedEmbeddingStd(0.0, "embedding_default"), 1.0, 0.1);  // LibTorch's N(0, 1)
 }
 
 }  // namespace
