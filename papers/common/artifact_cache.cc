@@ -78,11 +78,13 @@ absl::StatusOr<std::string> FolderFingerprint(const std::string& dir, int64_t co
   if (error) return absl::InternalError(absl::StrCat(dir, ": cannot list: ", error.message()));
   std::sort(files.begin(), files.end());
   nlohmann::json material = nlohmann::json::array();
+  int64_t read = 0;
   for (const fs::path& file : files) {
     const auto size = static_cast<int64_t>(fs::file_size(file, error));
     if (error) return absl::InternalError(absl::StrCat(file.string(), ": ", error.message()));
     nlohmann::json entry = {{"name", fs::relative(file, dir).generic_string()}, {"size", size}};
-    if (size <= content_limit) {
+    if (read + size <= content_limit) {
+      read += size;
       std::ifstream in(file, std::ios::binary);
       std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (!in && !in.eof()) return absl::InternalError(absl::StrCat(file.string(), ": cannot read"));

@@ -63,9 +63,10 @@ class ArtifactCache {
 // What an artifact built from the files of `dir` should be keyed on, rather
 // than the folder's path (a path given by a flag, or a Bazel output rebuilt in
 // place, can hold different files from run to run). 32 hex digits over every
-// regular file's relative name and size, and its bytes when it is at most
-// `content_limit` bytes, else its modification time (hashing a multi-GB
-// checkpoint on every run would cost more than it saves).
+// regular file's relative name and size, and its bytes while the bytes read so
+// far (in name order) stay within `content_limit`, else its modification time
+// (hashing a multi-GB checkpoint or data set on every run would cost more
+// than it saves).
 absl::StatusOr<std::string> FolderFingerprint(const std::string& dir,
                                               int64_t content_limit = int64_t{64} << 20);
 

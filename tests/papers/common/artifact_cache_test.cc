@@ -155,6 +155,21 @@ TEST(FolderFingerprint, LargeFilesAreKeyedBySizeAndTime) {
   EXPECT_NE(*FolderFingerprint(dir, 4), *first);
 }
 
+TEST(FolderFingerprint, ReadsAtMostTheLimitInAll) {
+  const std::string dir = FolderWith("fp_budget", {{"a.bin", "abc"}, {"b.bin", "def"}});
+  auto first = FolderFingerprint(dir, /*content_limit=*/4);
+  ASSERT_TRUE(first.ok());
+  // a.bin (3 bytes) is read; b.bin would pass the 4-byte budget: keyed by time.
+  const auto time = fs::last_write_time(dir + "/b.bin");
+  ASSERT_TRUE(WriteFileAtomically(dir + "/b.bin", "xyz").ok());
+  fs::last_write_time(dir + "/b.bin", time);
+  EXPECT_EQ(*FolderFingerprint(dir, 4), *first);
+  const auto a_time = fs::last_write_time(dir + "/a.bin");
+  ASSERT_TRUE(WriteFileAtomically(dir + "/a.bin", "abd").ok());
+  fs::last_write_time(dir + "/a.bin", a_time);
+  EXPECT_NE(*FolderFingerprint(dir, 4), *first);
+}
+
 TEST(FolderFingerprint, MissingFolderIsAnError) {
   auto missing = FolderFingerprint(Root("fp_missing"));
   ASSERT_FALSE(missing.ok());
