@@ -170,7 +170,7 @@ data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config) {
 }
 
 double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExample>& examples,
-                     int64_t batch) {
+                     int64_t batch, TargetTokens which) {
   torch::NoGradGuard no_grad;
   model.eval();
   int64_t correct = 0, total = 0;
@@ -190,8 +190,12 @@ double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExa
     for (size_t i = begin; i < end; ++i) {
       const nn::TokenizedExample& ex = examples[i];
       const int64_t row = static_cast<int64_t>(i - begin) * length;
-      for (int64_t k = std::max<int64_t>(ex.target_start, 1) - 1;
-           k + 1 < static_cast<int64_t>(ex.ids.size()); ++k) {
+      // Position k predicts token k + 1.
+      int64_t first = std::max<int64_t>(ex.target_start, 1) - 1;
+      int64_t last = static_cast<int64_t>(ex.ids.size()) - 2;
+      if (which == TargetTokens::kFirst) last = std::min(last, first);
+      if (which == TargetTokens::kLast) first = std::max(first, last);
+      for (int64_t k = first; k <= last; ++k) {
         correct += p[row + k] == ex.ids[k + 1];
         ++total;
       }

@@ -191,10 +191,14 @@ class Lab {
 // dense delta on each module of `model`.
 absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts);
 
+// Which target tokens TokenAccuracy counts: all of them, only the first (where
+// the answer starts) or only the last (the end-of-answer token).
+enum class TargetTokens { kAll, kFirst, kLast };
+
 // Teacher-forced token accuracy of `model` on `examples`' target tokens,
 // in batches of `batch` padded rows.
 double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExample>& examples,
-                     int64_t batch = 32);
+                     int64_t batch = 32, TargetTokens which = TargetTokens::kAll);
 
 }  // namespace libra::papers
 

@@ -56,6 +56,32 @@ TEST(TokenAccuracyTest, EqualsTheEvaluatorsPerExampleCount) {
   // Batches of 2 pad rows to different lengths than the per-example loop.
   EXPECT_NEAR(TokenAccuracy(*model, tokens, /*batch=*/2), reference->token_accuracy, 1e-12);
   EXPECT_NEAR(TokenAccuracy(*model, tokens, /*batch=*/32), reference->token_accuracy, 1e-12);
+
+}
+
+TEST(TokenAccuracyTest, CountsOnlyTheFirstOrTheLastTargetToken) {
+  nn::CausalLM model = TinyModel();
+  torch::NoGradGuard no_grad;
+  auto next_token = [&](const std::vector<int64_t>& ids) {
+    return model->forward(torch::tensor(ids, torch::kInt64).view({1, -1}))[0][-1]
+        .argmax()
+        .item<int64_t>();
+  };
+  // Two-token targets built from the model's own greedy choices: the first
+  // token always agrees with it, the last agrees on even examples only.
+  std::vector<nn::TokenizedExample> examples;
+  for (int i = 0; i < 5; ++i) {
+    nn::TokenizedExample ex;
+    for (int k = 0; k <= i + 2; ++k) ex.ids.push_back(40 + 7 * i + k);
+    ex.target_start = static_cast<int64_t>(ex.ids.size());
+    ex.ids.push_back(next_token(ex.ids));
+    const int64_t agree = next_token(ex.ids);
+    ex.ids.push_back(i % 2 == 0 ? agree : (agree + 1) % 260);
+    examples.push_back(ex);
+  }
+  EXPECT_NEAR(TokenAccuracy(*model, examples, 2, TargetTokens::kFirst), 1.0, 1e-12);
+  EXPECT_NEAR(TokenAccuracy(*model, examples, 2, TargetTokens::kLast), 3.0 / 5, 1e-12);
+  EXPECT_NEAR(TokenAccuracy(*model, examples, 2), 8.0 / 10, 1e-12);
 }
 
 TEST(ApplyUniformMergeTest, AddsTheMeanOfTheExpertsDeltas) {
