@@ -169,11 +169,12 @@ data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config) {
   return suite;
 }
 
-double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExample>& examples,
-                     int64_t batch, TargetTokens which) {
+TargetAccuracy TargetTokenAccuracy(nn::CausalLMImpl& model,
+                                   const std::vector<nn::TokenizedExample>& examples,
+                                   int64_t batch) {
   torch::NoGradGuard no_grad;
   model.eval();
-  int64_t correct = 0, total = 0;
+  int64_t correct = 0, total = 0, first_correct = 0, end_correct = 0, answers = 0;
   const torch::Device device = ModelDevice(model);
   for (size_t begin = 0; begin < examples.size(); begin += batch) {
     const size_t end = std::min(examples.size(), begin + static_cast<size_t>(batch));
@@ -191,18 +192,26 @@ double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExa
       const nn::TokenizedExample& ex = examples[i];
       const int64_t row = static_cast<int64_t>(i - begin) * length;
       // Position k predicts token k + 1.
-      int64_t first = std::max<int64_t>(ex.target_start, 1) - 1;
-      int64_t last = static_cast<int64_t>(ex.ids.size()) - 2;
-      if (which == TargetTokens::kFirst) last = std::min(last, first);
-      if (which == TargetTokens::kLast) first = std::max(first, last);
+      const int64_t first = std::max<int64_t>(ex.target_start, 1) - 1;
+      const int64_t last = static_cast<int64_t>(ex.ids.size()) - 2;
+      if (first > last) continue;
       for (int64_t k = first; k <= last; ++k) {
         correct += p[row + k] == ex.ids[k + 1];
         ++total;
       }
+      first_correct += p[row + first] == ex.ids[first + 1];
+      end_correct += p[row + last] == ex.ids[last + 1];
+      ++answers;
     }
   }
   model.train();
-  return total > 0 ? static_cast<double>(correct) / total : 0.0;
+  TargetAccuracy accuracy;
+  if (total > 0) accuracy.all = static_cast<double>(correct) / total;
+  if (answers > 0) {
+    accuracy.first = static_cast<double>(first_correct) / answers;
+    accuracy.end = static_cast<double>(end_correct) / answers;
+  }
+  return accuracy;
 }
 
 absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_path,
@@ -398,7 +407,10 @@ const LabTask* Lab::FindTask(const std::string& name) const {
 
 absl::StatusOr<TaskScore> Lab::Score(const LabTask& task, bool exact_match) {
   TaskScore score;
-  score.token_accuracy = TokenAccuracy(*model_, task.test_tokens);
+  const TargetAccuracy accuracy = TargetTokenAccuracy(*model_, task.test_tokens);
+  score.token_accuracy = accuracy.all;
+  score.first_token_accuracy = accuracy.first;
+  score.end_token_accuracy = accuracy.end;
   if (exact_match) {
     std::vector<nn::EvalExample> examples;
     for (const data::FlanExample& e : task.test) examples.push_back({e.source, e.target, {}});

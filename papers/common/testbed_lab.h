@@ -109,6 +109,7 @@ struct LabTask {
 
 struct TaskScore {
   double token_accuracy = 0;  // teacher-forced, over the test targets' tokens
+  double first_token_accuracy = 0, end_token_accuracy = 0;  // TargetAccuracy's parts
   double exact_match = 0;     // greedy decoding; only when asked for
 };
 
@@ -191,14 +192,20 @@ class Lab {
 // dense delta on each module of `model`.
 absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts);
 
-// Which target tokens TokenAccuracy counts: all of them, only the first (where
-// the answer starts) or only the last (the end-of-answer token).
-enum class TargetTokens { kAll, kFirst, kLast };
-
-// Teacher-forced token accuracy of `model` on `examples`' target tokens,
-// in batches of `batch` padded rows.
-double TokenAccuracy(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExample>& examples,
-                     int64_t batch = 32, TargetTokens which = TargetTokens::kAll);
+// Teacher-forced accuracy of `model` on `examples`' target tokens: over all
+// of them, over only the first (where the answer starts) and over only the
+// last (the end-of-answer token); one forward pass per batch of `batch`
+// padded rows.
+struct TargetAccuracy {
+  double all = 0, first = 0, end = 0;
+};
+TargetAccuracy TargetTokenAccuracy(nn::CausalLMImpl& model,
+                                   const std::vector<nn::TokenizedExample>& examples,
+                                   int64_t batch = 32);
+inline double TokenAccuracy(nn::CausalLMImpl& model,
+                            const std::vector<nn::TokenizedExample>& examples, int64_t batch = 32) {
+  return TargetTokenAccuracy(model, examples, batch).all;
+}
 
 }  // namespace libra::papers
 

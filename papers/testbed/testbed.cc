@@ -208,17 +208,17 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
     std::map<std::string, std::pair<double, int>> merged;  // metric -> (sum, tasks)
     // Where a merge's gain lies: the answer's first token (where it starts)
     // and its last (where it ends), for the base and every merge.
-    auto add_boundary_tokens = [&](const std::string& kind, const LabTask& task) {
-      for (const auto& [part, which] : {std::pair{"first", TargetTokens::kFirst},
-                                        std::pair{"end", TargetTokens::kLast}}) {
+    auto add_boundary_tokens = [&](const std::string& kind, const TaskScore& score) {
+      for (const auto& [part, value] : {std::pair{"first", score.first_token_accuracy},
+                                        std::pair{"end", score.end_token_accuracy}}) {
         auto& sum = merged[absl::StrCat(kind, "/", part)];
-        sum.first += TokenAccuracy(model, task.test_tokens, 32, which);
+        sum.first += value;
         sum.second += 1;
       }
     };
     for (size_t i = 0; i < tasks.size(); ++i) {
       if (!tasks[i].held_out) continue;
-      add_boundary_tokens("base", tasks[i]);
+      add_boundary_tokens("base", base_score[i]);
       std::map<std::string, std::vector<const Expert*>> sets;
       for (const LabTask& t : tasks) {
         if (t.held_out) continue;
@@ -235,7 +235,7 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
         LIBRA_ASSIGN_OR_RETURN(TaskScore score, lab->Score(tasks[i]));
         merged[kind].first += score.token_accuracy;
         merged[kind].second += 1;
-        add_boundary_tokens(kind, tasks[i]);
+        add_boundary_tokens(kind, score);
       }
       nn::DetachAdapters(model);
       eval_seconds += Seconds(t0);

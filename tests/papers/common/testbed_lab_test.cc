@@ -79,8 +79,10 @@ TEST(TokenAccuracyTest, CountsOnlyTheFirstOrTheLastTargetToken) {
     ex.ids.push_back(i % 2 == 0 ? agree : (agree + 1) % 260);
     examples.push_back(ex);
   }
-  EXPECT_NEAR(TokenAccuracy(*model, examples, 2, TargetTokens::kFirst), 1.0, 1e-12);
-  EXPECT_NEAR(TokenAccuracy(*model, examples, 2, TargetTokens::kLast), 3.0 / 5, 1e-12);
+  const TargetAccuracy accuracy = TargetTokenAccuracy(*model, examples, 2);
+  EXPECT_NEAR(accuracy.first, 1.0, 1e-12);
+  EXPECT_NEAR(accuracy.end, 3.0 / 5, 1e-12);
+  EXPECT_NEAR(accuracy.all, 8.0 / 10, 1e-12);
   EXPECT_NEAR(TokenAccuracy(*model, examples, 2), 8.0 / 10, 1e-12);
 }
 
