@@ -65,6 +65,14 @@ namespace {
 
 using nn::MixingMode;
 
+// Why the MBC claims are inconclusive at quick scale (measured 2026-11-29;
+// papers/arrow_mbc/README.md).
+constexpr char kMbcSpreadReason[] =
+    "quick scale clusters 4 private experts into 2: the clusters mix the two families in some "
+    "seeds and not in others (family purity 0.50, 1.00, 0.75 over seeds 1-3), so every MBC "
+    "score on the two held-out tasks swings by about 0.08 over seeds (std), more than the "
+    "differences the claims compare";
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -720,13 +728,18 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   // Known failures: measured at quick scale over seeds 1-3 after a real
   // attempt (README.md gives the numbers and the diagnostics behind them).
   const std::map<std::string, KnownFailure> known = {
-      {"arrow_beats_uniform",
-       {"Arrow k=4 is ahead on both held-out tasks on average, but within the spread over seeds: "
-        "the top-1 expert is a related one on 0.64 of held-out tokens (chance 0.50) and a "
-        "prototype still holds 0.24 of its energy in the span of A's random initial rows (a "
-        "random direction: 0.03)",
-        "private Arrow k=4 0.243 +- 0.036 vs uniform 0.220 +- 0.012: inconclusive (quick scale, "
-        "seeds 1-3)"}}};
+      {"mbc_uniform_at_least_private",
+       {kMbcSpreadReason,
+        "MBC uniform 0.199 +- 0.081 vs private uniform 0.123 +- 0.007: ahead by 0.076 but "
+        "inconclusive (quick scale, seeds 1-3)"}},
+      {"mbc_arrow_at_least_private",
+       {kMbcSpreadReason,
+        "MBC Arrow k=4 0.225 +- 0.078 vs private Arrow k=4 0.238 +- 0.069: inconclusive "
+        "(quick scale, seeds 1-3)"}},
+      {"mbc_arrow_matches_shared",
+       {kMbcSpreadReason,
+        "MBC Arrow k=4 0.225 +- 0.078 vs shared 0.253 +- 0.035 (0.02 allowed): inconclusive "
+        "(quick scale, seeds 1-3)"}}};
   // Known failures were measured at quick scale; a full-scale run is judged afresh.
   const bool quick = ctx.quick();
   auto claim = [&known, quick](std::string id, std::string statement, std::string a, std::string b,
