@@ -188,6 +188,9 @@ ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed,
 absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<ExpertJob>& jobs,
                                     const std::string& label, WorkerRun* run) {
   if (ctx.worker()) {
+    if (std::all_of(jobs.begin(), jobs.end(), [](const ExpertJob& job) { return job.cached(); })) {
+      return false;
+    }
     const int k = ctx.options.worker_index, n = ctx.options.worker_count;
     int share = 0;
     for (size_t j = k; j < jobs.size(); j += n) ++share;
@@ -235,6 +238,42 @@ absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<Exp
     }
   }
   return false;
+}
+
+absl::StatusOr<std::vector<LearningRateScore>> ScoreLearningRates(
+    nn::CausalLMImpl& model, const ExpertRecipe& recipe, const std::vector<double>& grid,
+    const std::vector<const LabTask*>& tasks, const ExpertSource& source) {
+  if (grid.empty() || tasks.empty()) {
+    return absl::InvalidArgumentError("learning rate selection needs at least one rate and one task");
+  }
+  for (const LabTask* task : tasks) {
+    if (task->validation_tokens.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task ", task->name, " has no validation examples to choose a learning rate on"));
+    }
+  }
+  std::vector<LearningRateScore> scores;
+  for (double rate : grid) {
+    ExpertRecipe at_rate = recipe;
+    at_rate.learning_rate = rate;
+    double sum = 0;
+    for (const LabTask* task : tasks) {
+      LIBRA_ASSIGN_OR_RETURN(Expert expert, source(at_rate, *task));
+      LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, expert, /*trainable=*/false));
+      sum += TokenAccuracy(model, task->validation_tokens);
+      nn::DetachAdapters(model);
+    }
+    scores.push_back({rate, sum / static_cast<double>(tasks.size())});
+  }
+  return scores;
+}
+
+double BestLearningRate(const std::vector<LearningRateScore>& scores) {
+  const LearningRateScore* best = &scores.front();
+  for (const LearningRateScore& s : scores) {
+    if (s.validation_accuracy > best->validation_accuracy) best = &s;
+  }
+  return best->learning_rate;
 }
 
 int64_t ExpertParameters(const Expert& expert) {

@@ -96,8 +96,10 @@ ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed,
 // ctx.threads >= 2, runs min(threads, missing) copies of this binary with
 // "--worker K/N --threads 1" and waits; returns false. Otherwise does
 // nothing and returns false (the paper trains as it goes). In worker K of N:
-// trains jobs K, K + N, ... and returns true. A failed worker is an error
-// naming it.
+// trains jobs K, K + N, ... and returns true, unless every job is cached
+// already: then it returns false, so a paper may train in two rounds (the
+// second's jobs depending on the first's experts) and a worker of the second
+// round runs on past the first. A failed worker is an error naming it.
 struct WorkerRun {
   int workers = 0;  // 0: no worker was started
   int trained = 0;  // experts the workers trained
@@ -112,6 +114,28 @@ absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
                                     const ExpertRecipe& recipe,
                                     const std::vector<const LabTask*>& tasks, uint64_t seed,
                                     bool* hit = nullptr, double* seconds = nullptr);
+
+// Choosing a recipe's learning rate on validation data: for each rate of
+// `grid`, the recipe at that rate gives one expert per task (from `source`,
+// e.g. CachedExpert with a seed no experiment uses), which is attached to
+// `model` and scored by teacher-forced token accuracy on the task's
+// validation split; a rate's score is the mean over `tasks`. The model is
+// left without adapters. A task without validation examples is an error
+// naming it.
+//
+//   LIBRA_ASSIGN_OR_RETURN(auto scores, ScoreLearningRates(model, recipe, {1e-3, 3e-3}, tasks, source));
+//   recipe.learning_rate = BestLearningRate(scores);
+struct LearningRateScore {
+  double learning_rate = 0;
+  double validation_accuracy = 0;
+};
+using ExpertSource = std::function<absl::StatusOr<Expert>(const ExpertRecipe&, const LabTask&)>;
+absl::StatusOr<std::vector<LearningRateScore>> ScoreLearningRates(
+    nn::CausalLMImpl& model, const ExpertRecipe& recipe, const std::vector<double>& grid,
+    const std::vector<const LabTask*>& tasks, const ExpertSource& source);
+// The rate with the best score; ties go to the earlier one. `scores` must not
+// be empty.
+double BestLearningRate(const std::vector<LearningRateScore>& scores);
 
 // Stored entries of an expert: r (in + out) per LoRA module, out * in per
 // dense module, nnz per sparse module.

@@ -354,6 +354,7 @@ absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabC
   data::TaskFolderOptions folder;
   folder.families = config.families;
   folder.max_train = config.train_per_task;
+  folder.max_validation = config.test_per_task;
   folder.max_test = config.test_per_task;
   LIBRA_ASSIGN_OR_RETURN(std::vector<data::FolderTask> folder_tasks,
                          data::ReadTaskFolder(lab->data_dir_, folder));
@@ -365,12 +366,16 @@ absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabC
     task.held_out = t.held_out;
     task.related = std::move(t.related);
     task.train = std::move(t.train);
+    task.validation = std::move(t.validation);
     task.test = std::move(t.test);
     LIBRA_ASSIGN_OR_RETURN(task.train_tokens,
                            Tokenize(*lab->tokenizer_, task.train, config.max_length));
+    LIBRA_ASSIGN_OR_RETURN(task.validation_tokens,
+                           Tokenize(*lab->tokenizer_, task.validation, config.max_length));
     LIBRA_ASSIGN_OR_RETURN(task.test_tokens, Tokenize(*lab->tokenizer_, task.test, config.max_length));
-    for (nn::TokenizedExample& e : task.train_tokens) e.task = task.index;
-    for (nn::TokenizedExample& e : task.test_tokens) e.task = task.index;
+    for (auto* split : {&task.train_tokens, &task.validation_tokens, &task.test_tokens}) {
+      for (nn::TokenizedExample& e : *split) e.task = task.index;
+    }
     lab->tasks_.push_back(std::move(task));
   }
   if (lab->tasks_.empty()) {

@@ -107,8 +107,10 @@ struct LabTask {
   std::string family;
   bool held_out = false;
   std::vector<std::string> related;
-  std::vector<data::FlanExample> train, test;
-  std::vector<nn::TokenizedExample> train_tokens, test_tokens;
+  // validation: at most test_per_task examples; empty when the folder has
+  // none (it is for choices such as a learning rate, never for results).
+  std::vector<data::FlanExample> train, validation, test;
+  std::vector<nn::TokenizedExample> train_tokens, validation_tokens, test_tokens;
 };
 
 struct TaskScore {

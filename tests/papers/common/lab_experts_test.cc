@@ -178,6 +178,52 @@ TEST(MergeExpertsTest, ErrorsNameTheMethodOrTheModule) {
   EXPECT_FALSE(ties.ok());
 }
 
+TEST(ScoreLearningRatesTest, ScoresEachRateOnValidationAndPicksTheBest) {
+  nn::CausalLM model = TinyModel();
+  LabTask task;
+  task.name = "reverse";
+  task.train_tokens = TinyData();
+  task.validation_tokens = TinyData();
+  LabConfig config = SmallConfig();
+  config.expert_steps = 40;
+  std::vector<double> asked;
+  ExpertSource source = [&](const ExpertRecipe& recipe, const LabTask& t) {
+    asked.push_back(recipe.learning_rate);
+    return TrainExpertOn(*model, t.train_tokens, recipe, 5);
+  };
+  const double untrained = TokenAccuracy(*model, task.validation_tokens);
+  auto scores = ScoreLearningRates(*model, FullRecipe(config), {0.0, 3e-2}, {&task}, source);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->size(), 2u);
+  EXPECT_EQ(asked, (std::vector<double>{0.0, 3e-2}));
+  // At rate 0 the delta stays zero: the model scores as it does without one.
+  EXPECT_EQ((*scores)[0].learning_rate, 0.0);
+  EXPECT_DOUBLE_EQ((*scores)[0].validation_accuracy, untrained);
+  // Trained on the same examples it is scored on, a real rate must gain.
+  EXPECT_GT((*scores)[1].validation_accuracy, untrained + 0.1);
+  EXPECT_EQ(BestLearningRate(*scores), 3e-2);
+  for (auto& [name, linear] : model->Linears()) EXPECT_EQ(linear->adapter(), nullptr) << name;
+}
+
+TEST(ScoreLearningRatesTest, TiesGoToTheEarlierRate) {
+  EXPECT_EQ(BestLearningRate({{1e-3, 0.5}, {3e-3, 0.5}, {1e-2, 0.4}}), 1e-3);
+  EXPECT_EQ(BestLearningRate({{1e-3, 0.4}, {3e-3, 0.5}, {1e-2, 0.5}}), 3e-3);
+}
+
+TEST(ScoreLearningRatesTest, ATaskWithoutValidationExamplesIsNamed) {
+  nn::CausalLM model = TinyModel();
+  LabTask task;
+  task.name = "no_validation";
+  task.train_tokens = TinyData();
+  ExpertSource source = [&](const ExpertRecipe& recipe, const LabTask& t) {
+    return TrainExpertOn(*model, t.train_tokens, recipe, 5);
+  };
+  auto scores = ScoreLearningRates(*model, LoraRecipe(SmallConfig()), {1e-3}, {&task}, source);
+  ASSERT_FALSE(scores.ok());
+  EXPECT_NE(scores.status().message().find("no_validation"), std::string::npos) << scores.status();
+  EXPECT_FALSE(ScoreLearningRates(*model, LoraRecipe(SmallConfig()), {}, {&task}, source).ok());
+}
+
 TEST(ExpertRecipeTest, KeyChangesWithEveryTrainingChoice) {
   LabConfig config = SmallConfig();
   EXPECT_NE(SparseRecipe(config, 0.05, 1).ToJson(), SparseRecipe(config, 0.01, 1).ToJson());
