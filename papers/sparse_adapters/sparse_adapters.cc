@@ -158,8 +158,12 @@ absl::StatusOr<bool> ChooseLearningRates(const RunContext& ctx, Lab& lab,
     workers->seconds += round.seconds;
     extended = false;
     for (size_t k = 0; k < kinds.size(); ++k) {
-      LIBRA_ASSIGN_OR_RETURN(scores[k], ScoreLearningRates(lab.model(), kinds[k].recipe, rates[k],
-                                                           selection, source));
+      // Only the rates this round added; earlier ones keep their scores.
+      const std::vector<double> fresh(rates[k].begin() + scores[k].size(), rates[k].end());
+      if (fresh.empty()) continue;
+      LIBRA_ASSIGN_OR_RETURN(std::vector<LearningRateScore> added,
+                             ScoreLearningRates(lab.model(), kinds[k].recipe, fresh, selection, source));
+      scores[k].insert(scores[k].end(), added.begin(), added.end());
       const int steps_above = static_cast<int>(rates[k].size()) - 2;
       if (BestLearningRate(scores[k]) == rates[k].back() && steps_above < kMaxRateSteps) {
         rates[k].push_back(rates[k].back() * 3);
