@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <map>
@@ -185,12 +186,17 @@ ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed,
           [&lab, tasks, seed, steps] { return lab.CachedLora(tasks, seed, steps).status(); }};
 }
 
+namespace {
+constexpr char kWorkerRoundVariable[] = "LIBRA_WORKER_ROUND";
+}  // namespace
+
 absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<ExpertJob>& jobs,
                                     const std::string& label, WorkerRun* run) {
   if (ctx.worker()) {
-    if (std::all_of(jobs.begin(), jobs.end(), [](const ExpertJob& job) { return job.cached(); })) {
-      return false;
-    }
+    // Not the round this worker was started for: an earlier one, whose
+    // experts its parent has already cached.
+    const char* round = std::getenv(kWorkerRoundVariable);
+    if (round != nullptr && label != round) return false;
     const int k = ctx.options.worker_index, n = ctx.options.worker_count;
     int share = 0;
     for (size_t j = k; j < jobs.size(); j += n) ++share;
@@ -224,7 +230,12 @@ absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<Exp
     argvs.push_back(std::move(argv));
   }
   const auto start = std::chrono::steady_clock::now();
-  LIBRA_ASSIGN_OR_RETURN(std::vector<int> codes, RunProgramsTogether(argvs));
+  // The workers inherit the round's label, so each trains in this call and
+  // passes the earlier ones, however fast its siblings are.
+  setenv(kWorkerRoundVariable, label.c_str(), /*overwrite=*/1);
+  absl::StatusOr<std::vector<int>> ran = RunProgramsTogether(argvs);
+  unsetenv(kWorkerRoundVariable);
+  LIBRA_ASSIGN_OR_RETURN(std::vector<int> codes, std::move(ran));
   if (run != nullptr) {
     run->workers = workers;
     run->trained = missing;

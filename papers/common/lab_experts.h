@@ -96,10 +96,11 @@ ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed,
 // ctx.threads >= 2, runs min(threads, missing) copies of this binary with
 // "--worker K/N --threads 1" and waits; returns false. Otherwise does
 // nothing and returns false (the paper trains as it goes). In worker K of N:
-// trains jobs K, K + N, ... and returns true, unless every job is cached
-// already: then it returns false, so a paper may train in two rounds (the
-// second's jobs depending on the first's experts) and a worker of the second
-// round runs on past the first. A failed worker is an error naming it.
+// trains jobs K, K + N, ... and returns true. A paper may train in rounds
+// (a round's jobs depending on the earlier rounds' experts) if each call has
+// its own `label`: the workers inherit the label of the call that started
+// them ($LIBRA_WORKER_ROUND) and return false from every other call, so they
+// pass the earlier rounds. A failed worker is an error naming it.
 struct WorkerRun {
   int workers = 0;  // 0: no worker was started
   int trained = 0;  // experts the workers trained

@@ -138,7 +138,8 @@ absl::StatusOr<bool> ChooseLearningRates(const RunContext& ctx, Lab& lab,
   };
   std::vector<std::vector<double>> rates(kinds.size(), {lab_rate / 3, lab_rate, lab_rate * 3});
   std::vector<std::vector<LearningRateScore>> scores(kinds.size());
-  for (bool extended = true; extended;) {
+  bool extended = true;
+  for (int round = 1; extended; ++round) {
     std::vector<ExpertJob> jobs;
     for (size_t k = 0; k < kinds.size(); ++k) {
       for (double rate : rates[k]) {
@@ -149,13 +150,14 @@ absl::StatusOr<bool> ChooseLearningRates(const RunContext& ctx, Lab& lab,
         }
       }
     }
-    WorkerRun round;
+    WorkerRun trained;
     LIBRA_ASSIGN_OR_RETURN(const bool worker,
-                           TrainInWorkers(ctx, jobs, "sparse_adapters (lr selection)", &round));
+                           TrainInWorkers(ctx, jobs, absl::StrCat("sparse_adapters (lr selection, round ", round, ")"),
+                                          &trained));
     if (worker) return true;
-    workers->workers = std::max(workers->workers, round.workers);
-    workers->trained += round.trained;
-    workers->seconds += round.seconds;
+    workers->workers = std::max(workers->workers, trained.workers);
+    workers->trained += trained.trained;
+    workers->seconds += trained.seconds;
     extended = false;
     for (size_t k = 0; k < kinds.size(); ++k) {
       // Only the rates this round added; earlier ones keep their scores.
