@@ -11,7 +11,8 @@ seeds as error bars) or, for heatmaps, from the spec itself:
    "categories": ["held-in", "held-out"],
    "series": [{"label": "base", "metrics": ["base/in", "base/out"]}, ...]}
   {"id": "merge_curve", "kind": "line", "x": [2, 5, 10], "xlabel": ...,
-   "series": [{"label": "sparse", "metrics": ["m/2", "m/5", "m/10"]}]}
+   "series": [{"label": "sparse", "metrics": ["m/2", "m/5", "m/10"],
+               "band": ["s/2", "s/5", null]}]}   # optional shaded ± band
   {"id": "similarity", "kind": "heatmap", "matrix": [[...]],
    "row_labels": [...], "col_labels": [...], "vmin": -1, "vmax": 1}
 
@@ -74,10 +75,29 @@ def draw_bar(ax, spec, metrics):
         ax.legend(fontsize="small")
 
 
+def band_values(spec, series, metrics, n):
+    """A series' optional "band": one metric per x whose mean is the band's
+    half-width (a second spread, such as over task subsets); null for none."""
+    names = series.get("band")
+    if names is None:
+        return None
+    if len(names) != n:
+        raise SpecError(
+            f'plot "{spec["id"]}": series "{series.get("label", "?")}" has a band of '
+            f"{len(names)} metrics, expected {n}")
+    return [0.0 if name is None else metric_stat(metrics, name, spec["id"])[0] for name in names]
+
+
 def draw_line(ax, spec, metrics):
     xs = spec.get("x", [])
-    for label, means, stds in series_values(spec, metrics, len(xs)):
-        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
+    values = series_values(spec, metrics, len(xs))
+    for s, (label, means, stds) in zip(spec.get("series", []), values):
+        line = ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
+        band = band_values(spec, s, metrics, len(xs))
+        if band is not None:
+            ax.fill_between(xs, [m - b for m, b in zip(means, band)],
+                            [m + b for m, b in zip(means, band)],
+                            color=line[0].get_color(), alpha=0.15, linewidth=0)
     if spec.get("xlog"):
         ax.set_xscale("log")
     if "ylim" in spec:

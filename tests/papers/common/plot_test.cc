@@ -74,5 +74,32 @@ TEST(PlotPy, BadSpecsFailWithoutStoppingTheGoodOnes) {
   EXPECT_FALSE(fs::exists(out + "/unknown_kind.svg"));
 }
 
+TEST(PlotPy, LineBandShadesASecondSpreadAndIsChecked) {
+  json doc = {
+      {"metrics", {{"a", Metric(0.5, 0.1)}, {"b", Metric(0.7, 0.05)}, {"spread", Metric(0.08, 0.01)}}},
+      {"plots",
+       {{{"id", "plain"}, {"kind", "line"}, {"x", {1, 2}},
+         {"series", {{{"label", "s"}, {"metrics", {"a", "b"}}}}}},
+        {{"id", "banded"}, {"kind", "line"}, {"x", {1, 2}},
+         {"series", {{{"label", "s"}, {"metrics", {"a", "b"}}, {"band", {"spread", nullptr}}}}}},
+        {{"id", "short_band"}, {"kind", "line"}, {"x", {1, 2}},
+         {"series", {{{"label", "s"}, {"metrics", {"a", "b"}}, {"band", {"spread"}}}}}},
+        {{"id", "unknown_band"}, {"kind", "line"}, {"x", {1, 2}},
+         {"series", {{{"label", "s"}, {"metrics", {"a", "b"}}, {"band", {"nope", nullptr}}}}}}}}};
+  std::string out = std::string(std::getenv("TEST_TMPDIR")) + "/band_plots";
+  auto code = RunProgram({"/usr/bin/python3", RunfilePath("papers/common/plot.py"),
+                          Write("band", doc), "--out", out});
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);  // the two bad bands
+  auto plain = ReadFile(out + "/plain.svg");
+  auto banded = ReadFile(out + "/banded.svg");
+  ASSERT_TRUE(plain.ok() && banded.ok());
+  // matplotlib draws fill_between as a PolyCollection.
+  EXPECT_THAT(*banded, HasSubstr("PolyCollection"));
+  EXPECT_THAT(*plain, ::testing::Not(HasSubstr("PolyCollection")));
+  EXPECT_FALSE(fs::exists(out + "/short_band.svg"));
+  EXPECT_FALSE(fs::exists(out + "/unknown_band.svg"));
+}
+
 }  // namespace
 }  // namespace libra::papers
