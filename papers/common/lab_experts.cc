@@ -251,9 +251,15 @@ absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<Exp
   return false;
 }
 
+double LearningRateScore::objective() const {
+  if (!merged_validation_accuracy.has_value()) return validation_accuracy;
+  return 0.5 * (validation_accuracy + *merged_validation_accuracy);
+}
+
 absl::StatusOr<std::vector<LearningRateScore>> ScoreLearningRates(
     nn::CausalLMImpl& model, const ExpertRecipe& recipe, const std::vector<double>& grid,
-    const std::vector<const LabTask*>& tasks, const ExpertSource& source) {
+    const std::vector<const LabTask*>& tasks, const ExpertSource& source,
+    const std::optional<LearningRateMerge>& merge) {
   if (grid.empty() || tasks.empty()) {
     return absl::InvalidArgumentError("learning rate selection needs at least one rate and one task");
   }
@@ -263,18 +269,32 @@ absl::StatusOr<std::vector<LearningRateScore>> ScoreLearningRates(
           absl::StrCat("task ", task->name, " has no validation examples to choose a learning rate on"));
     }
   }
+  const double n = static_cast<double>(tasks.size());
   std::vector<LearningRateScore> scores;
   for (double rate : grid) {
     ExpertRecipe at_rate = recipe;
     at_rate.learning_rate = rate;
-    double sum = 0;
+    double single_sum = 0;
+    std::vector<Expert> experts;
     for (const LabTask* task : tasks) {
       LIBRA_ASSIGN_OR_RETURN(Expert expert, source(at_rate, *task));
       LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, expert, /*trainable=*/false));
-      sum += TokenAccuracy(model, task->validation_tokens);
+      single_sum += TokenAccuracy(model, task->validation_tokens);
       nn::DetachAdapters(model);
+      if (merge.has_value()) experts.push_back(std::move(expert));
     }
-    scores.push_back({rate, sum / static_cast<double>(tasks.size())});
+    LearningRateScore score{rate, single_sum / n, std::nullopt};
+    if (merge.has_value()) {
+      std::vector<const Expert*> all;
+      for (const Expert& e : experts) all.push_back(&e);
+      LIBRA_ASSIGN_OR_RETURN(Expert merged, MergeExperts(all, merge->method, merge->args));
+      LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, merged, /*trainable=*/false));
+      double sum = 0;
+      for (const LabTask* task : tasks) sum += TokenAccuracy(model, task->validation_tokens);
+      nn::DetachAdapters(model);
+      score.merged_validation_accuracy = sum / n;
+    }
+    scores.push_back(score);
   }
   return scores;
 }
@@ -282,7 +302,7 @@ absl::StatusOr<std::vector<LearningRateScore>> ScoreLearningRates(
 double BestLearningRate(const std::vector<LearningRateScore>& scores) {
   const LearningRateScore* best = &scores.front();
   for (const LearningRateScore& s : scores) {
-    if (s.validation_accuracy > best->validation_accuracy) best = &s;
+    if (s.objective() > best->objective()) best = &s;
   }
   return best->learning_rate;
 }

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -120,22 +121,36 @@ absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
 // `grid`, the recipe at that rate gives one expert per task (from `source`,
 // e.g. CachedExpert with a seed no experiment uses), which is attached to
 // `model` and scored by teacher-forced token accuracy on the task's
-// validation split; a rate's score is the mean over `tasks`. The model is
-// left without adapters. A task without validation examples is an error
-// naming it.
+// validation split; a rate's score is the mean over `tasks`. With `merge`,
+// the rate's experts are also merged (MergeExperts below) and the merge is
+// scored on every task's validation split, so that a rate which trains good
+// single experts that merge badly loses to one that serves both uses. The
+// model is left without adapters. A task without validation examples is an
+// error naming it.
 //
-//   LIBRA_ASSIGN_OR_RETURN(auto scores, ScoreLearningRates(model, recipe, {1e-3, 3e-3}, tasks, source));
+//   LIBRA_ASSIGN_OR_RETURN(auto scores, ScoreLearningRates(model, recipe, {1e-3, 3e-3}, tasks, source,
+//                                                          LearningRateMerge{"uniform"}));
 //   recipe.learning_rate = BestLearningRate(scores);
 struct LearningRateScore {
   double learning_rate = 0;
-  double validation_accuracy = 0;
+  double validation_accuracy = 0;  // each task's own expert (mean over tasks)
+  // The merge of every task's expert (mean over tasks); unset without a merge.
+  std::optional<double> merged_validation_accuracy;
+  // What BestLearningRate compares: the mean of the single and merged
+  // accuracies when merged, else the single accuracy.
+  double objective() const;
+};
+struct LearningRateMerge {
+  std::string method;  // a merge registry name, e.g. "uniform", "sparse_overlap"
+  merge::MergeArguments args;
 };
 using ExpertSource = std::function<absl::StatusOr<Expert>(const ExpertRecipe&, const LabTask&)>;
 absl::StatusOr<std::vector<LearningRateScore>> ScoreLearningRates(
     nn::CausalLMImpl& model, const ExpertRecipe& recipe, const std::vector<double>& grid,
-    const std::vector<const LabTask*>& tasks, const ExpertSource& source);
-// The rate with the best score; ties go to the earlier one. `scores` must not
-// be empty.
+    const std::vector<const LabTask*>& tasks, const ExpertSource& source,
+    const std::optional<LearningRateMerge>& merge = std::nullopt);
+// The rate with the best objective(); ties go to the earlier one. `scores`
+// must not be empty.
 double BestLearningRate(const std::vector<LearningRateScore>& scores);
 
 // Stored entries of an expert: r (in + out) per LoRA module, out * in per

@@ -205,6 +205,63 @@ TEST(ScoreLearningRatesTest, ScoresEachRateOnValidationAndPicksTheBest) {
   for (auto& [name, linear] : model->Linears()) EXPECT_EQ(linear->adapter(), nullptr) << name;
 }
 
+TEST(ScoreLearningRatesTest, MergedScoreIsTheMergeOfTheRatesExpertsOnEveryTask) {
+  nn::CausalLM model = TinyModel();
+  const std::vector<nn::TokenizedExample> data = TinyData();
+  LabTask a, b;
+  a.name = "a";
+  b.name = "b";
+  a.train_tokens = a.validation_tokens = {data[0], data[1]};
+  b.train_tokens = b.validation_tokens = {data[2], data[3]};
+  LabConfig config = SmallConfig();
+  config.expert_steps = 20;
+  const ExpertRecipe recipe = FullRecipe(config);
+  ExpertSource source = [&](const ExpertRecipe& r, const LabTask& t) {
+    return TrainExpertOn(*model, t.train_tokens, r, 5);
+  };
+  const double untrained =
+      0.5 * (TokenAccuracy(*model, a.validation_tokens) + TokenAccuracy(*model, b.validation_tokens));
+  auto scores = ScoreLearningRates(*model, recipe, {0.0, 3e-2}, {&a, &b}, source,
+                                   LearningRateMerge{"uniform", {}});
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->size(), 2u);
+  // Rate 0: zero deltas, and so a zero merge.
+  ASSERT_TRUE((*scores)[0].merged_validation_accuracy.has_value());
+  EXPECT_DOUBLE_EQ(*(*scores)[0].merged_validation_accuracy, untrained);
+  EXPECT_DOUBLE_EQ((*scores)[0].validation_accuracy, untrained);
+  // Rate 3e-2: the merge by hand, the mean of the two full deltas.
+  ExpertRecipe at_rate = recipe;
+  at_rate.learning_rate = 3e-2;
+  auto expert_a = source(at_rate, a), expert_b = source(at_rate, b);
+  ASSERT_TRUE(expert_a.ok() && expert_b.ok());
+  Expert by_hand = *expert_a;
+  for (size_t m = 0; m < by_hand.size(); ++m) {
+    ASSERT_EQ((*expert_b)[m].module, by_hand[m].module);
+    by_hand[m].delta = 0.5 * ((*expert_a)[m].delta + (*expert_b)[m].delta);
+  }
+  ASSERT_TRUE(nn::ApplyExpert(*model, by_hand, /*trainable=*/false).ok());
+  const double merged =
+      0.5 * (TokenAccuracy(*model, a.validation_tokens) + TokenAccuracy(*model, b.validation_tokens));
+  nn::DetachAdapters(*model);
+  const LearningRateScore& trained = (*scores)[1];
+  ASSERT_TRUE(trained.merged_validation_accuracy.has_value());
+  EXPECT_NEAR(*trained.merged_validation_accuracy, merged, 1e-12);
+  EXPECT_DOUBLE_EQ(trained.objective(), 0.5 * (trained.validation_accuracy + merged));
+  for (auto& [name, linear] : model->Linears()) EXPECT_EQ(linear->adapter(), nullptr) << name;
+  // Without a merge nothing is merged, and the objective is the single score.
+  auto single = ScoreLearningRates(*model, recipe, {3e-2}, {&a, &b}, source);
+  ASSERT_TRUE(single.ok()) << single.status();
+  EXPECT_FALSE((*single)[0].merged_validation_accuracy.has_value());
+  EXPECT_DOUBLE_EQ((*single)[0].objective(), trained.validation_accuracy);
+}
+
+TEST(ScoreLearningRatesTest, ARateWhoseExpertsMergeBadlyLoses) {
+  // Own task 0.9 but merged 0.1 (mean 0.5) against 0.8 and 0.5 (mean 0.65).
+  const std::vector<LearningRateScore> both = {{1e-1, 0.9, 0.1}, {1e-2, 0.8, 0.5}};
+  EXPECT_EQ(BestLearningRate(both), 1e-2);
+  EXPECT_EQ(BestLearningRate({{1e-1, 0.9}, {1e-2, 0.8}}), 1e-1);
+}
+
 TEST(ScoreLearningRatesTest, TiesGoToTheEarlierRate) {
   EXPECT_EQ(BestLearningRate({{1e-3, 0.5}, {3e-3, 0.5}, {1e-2, 0.4}}), 1e-3);
   EXPECT_EQ(BestLearningRate({{1e-3, 0.4}, {3e-3, 0.5}, {1e-2, 0.5}}), 3e-3);
