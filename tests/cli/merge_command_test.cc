@@ -198,7 +198,9 @@ TEST_F(MergeCommandTest, PeftExportOfAbMergeReloadsAsWritten) {
   EXPECT_EQ(config["peft_type"], "LORA");
   EXPECT_EQ(config["r"], kRank);
   EXPECT_EQ(config["lora_alpha"], kRank);  // scale 1: the experts' scale 2 is folded into B
-  EXPECT_EQ(config["target_modules"], nlohmann::json({"q_proj"}));
+  // Exact module names, as the library exporter writes: PEFT adapts these
+  // layers and no others.
+  EXPECT_EQ(config["target_modules"], nlohmann::json({"layers.0.q_proj", "layers.1.q_proj"}));
   SafetensorsFile adapter = *SafetensorsFile::Open(dir_ + "/peft/adapter_model.safetensors");
   for (int m = 0; m < 2; ++m) {
     const std::string name = "base_model.model.layers." + std::to_string(m) + ".q_proj";

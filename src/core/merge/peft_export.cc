@@ -5,14 +5,16 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <set>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
+#include "src/core/library/manifest.h"
 #include "src/core/merge/expert_file.h"
+#include "src/core/peft/peft_export.h"
 
 namespace libra::merge {
 
@@ -23,7 +25,6 @@ absl::Status ExportMergedLoraAsPeft(const std::string& merged_path, const std::s
   SafetensorsWriter writer;
   std::map<std::string, int64_t> ranks;
   std::map<int64_t, int> rank_counts;
-  std::set<std::string> targets;
   for (const ModuleEntry& module : merged->modules()) {
     if (module.kind != ModuleDelta::Kind::kLora) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -40,33 +41,34 @@ absl::Status ExportMergedLoraAsPeft(const std::string& merged_path, const std::s
     if (!status.ok()) return status;
     ranks[module.name] = module.rank;
     ++rank_counts[module.rank];
-    const size_t dot = module.name.rfind('.');
-    targets.insert(dot == std::string::npos ? module.name : module.name.substr(dot + 1));
   }
   if (ranks.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("no LoRA modules to export (", merged_path, ")"));
   }
-  int64_t r = rank_counts.begin()->first;
+  // The library's PEFT config (PeftConfigFor): the most common rank is r,
+  // other modules get rank_pattern / alpha_pattern keys that select them
+  // alone under both PEFT matching rules; alpha = rank keeps scale 1.
+  ExpertRecord record;
+  record.name = merged_path;
+  record.type = AdapterType::kLora;
+  record.lora.rank = static_cast<int32_t>(rank_counts.begin()->first);
   for (const auto& [rank, count] : rank_counts) {
-    if (count > rank_counts[r]) r = rank;
+    if (count > rank_counts[record.lora.rank]) record.lora.rank = static_cast<int32_t>(rank);
   }
-  nlohmann::json rank_pattern = nlohmann::json::object(), alpha_pattern = nlohmann::json::object();
+  record.lora.alpha = record.lora.rank;
+  std::vector<std::string> modules;
   for (const auto& [module, rank] : ranks) {
-    if (rank != r) {
-      rank_pattern[module] = rank;
-      alpha_pattern[module] = rank;  // keeps scale = alpha / r = 1
+    modules.push_back(module);
+    if (rank != record.lora.rank) {
+      record.lora.module_rank[module] = static_cast<int32_t>(rank);
+      record.lora.module_alpha[module] = static_cast<double>(rank);
     }
   }
-  const nlohmann::json config = {
-      {"peft_type", "LORA"},          {"base_model_name_or_path", base_model},
-      {"r", r},                       {"lora_alpha", r},
-      {"lora_dropout", 0.0},          {"target_modules", targets},
-      {"bias", "none"},               {"fan_in_fan_out", false},
-      {"use_rslora", false},          {"use_dora", false},
-      {"rank_pattern", rank_pattern}, {"alpha_pattern", alpha_pattern},
-      {"modules_to_save", nullptr},   {"task_type", "CAUSAL_LM"},
-      {"inference_mode", true},
-  };
+  absl::StatusOr<nlohmann::ordered_json> config = PeftConfigFor(record, modules, modules, base_model);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat(config.status().message(), " (", merged_path, ")"));
+  }
   writer.SetMetadata("format", "pt");
   writer.SetMetadata("lora_scale", "1");
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -75,7 +77,7 @@ absl::Status ExportMergedLoraAsPeft(const std::string& merged_path, const std::s
   }
   absl::Status status = writer.WriteAtomically(dir + "/adapter_model.safetensors");
   if (!status.ok()) return status;
-  return WriteFileAtomically(dir + "/adapter_config.json", config.dump(2) + "\n");
+  return WriteFileAtomically(dir + "/adapter_config.json", config->dump(2) + "\n");
 }
 
 }  // namespace libra::merge

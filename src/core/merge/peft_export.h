@@ -1,8 +1,10 @@
 // Writes a merged LoRA (the output of an ab or svd merge, expert_file.h
 // layout, scale 1) as a PEFT adapter folder that PEFT and libra both reload:
-//   <dir>/adapter_config.json        peft_type LORA, r, lora_alpha = r (scale 1),
-//                                    target_modules, rank_pattern / alpha_pattern
-//                                    for modules whose rank differs from r
+//   <dir>/adapter_config.json        the library exporter's config (PeftConfigFor,
+//                                    src/core/peft/peft_export.h): peft_type LORA,
+//                                    r = the most common rank, lora_alpha = r
+//                                    (scale 1), target_modules, rank_pattern /
+//                                    alpha_pattern for modules of another rank
 //   <dir>/adapter_model.safetensors  base_model.model.<module>.lora_{A,B}.weight
 // Both files are written atomically; an existing folder's other files stay.
 //

@@ -39,9 +39,13 @@ TEST(PeftExportTest, WritesConfigAndPrefixedTensorsThatReload) {
   EXPECT_EQ(config["base_model_name_or_path"], "phi-2");
   EXPECT_EQ(config["r"], 4);
   EXPECT_EQ(config["lora_alpha"], 4);
-  EXPECT_EQ(config["rank_pattern"], nlohmann::json({{"layers.0.mlp.fc1", 2}}));
-  EXPECT_EQ(config["alpha_pattern"], nlohmann::json({{"layers.0.mlp.fc1", 2}}));
-  EXPECT_EQ(config["target_modules"], nlohmann::json({"fc1", "q_proj", "v_proj"}));
+  // The library exporter's config (PeftConfigFor): the pattern key drops the
+  // first component, which selects the module alone under both the current
+  // and the older PEFT rule; targets are the exact module names.
+  EXPECT_EQ(config["rank_pattern"], nlohmann::json({{"0.mlp.fc1", 2}}));
+  EXPECT_EQ(config["alpha_pattern"], nlohmann::json({{"0.mlp.fc1", 2}}));
+  EXPECT_EQ(config["target_modules"], nlohmann::json({"layers.0.mlp.fc1", "layers.0.self_attn.q_proj",
+                                                      "layers.0.self_attn.v_proj"}));
 
   SafetensorsFile adapter = *SafetensorsFile::Open(TempPath("peft/adapter_model.safetensors"));
   const std::string name = std::string(kPeftModulePrefix) + "layers.0.self_attn.q_proj";
