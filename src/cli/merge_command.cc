@@ -12,7 +12,6 @@
 // folder of <name>.safetensors files (--out NAME writes DIR/NAME.safetensors,
 // provenance in its metadata). Bad arguments exit 2 before anything is read;
 // failures exit 1 and leave no output behind.
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +32,7 @@
 #include "nlohmann/json.hpp"
 #include "src/cli/command.h"
 #include "src/cli/common_flags.h"
+#include "src/cli/expert_folder.h"
 #include "src/cli/merge_config.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/library/expert_library.h"
@@ -80,21 +80,6 @@ std::string Stem(std::string path) {
   std::string name = path.substr(path.find_last_of('/') + 1);
   const size_t dot = name.rfind(".safetensors");
   return dot == std::string::npos ? name : name.substr(0, dot);
-}
-
-// Every <name>.safetensors in DIR, by name.
-absl::StatusOr<std::vector<std::string>> ListExperts(const std::string& dir) {
-  DIR* handle = opendir(dir.c_str());
-  if (handle == nullptr) return absl::NotFoundError(absl::StrCat("cannot open folder (", dir, ")"));
-  std::vector<std::string> names;
-  while (dirent* entry = readdir(handle)) {
-    const std::string file = entry->d_name;
-    if (absl::EndsWith(file, ".safetensors") && file[0] != '.') names.push_back(Stem(file));
-  }
-  closedir(handle);
-  std::sort(names.begin(), names.end());
-  if (names.empty()) return absl::NotFoundError(absl::StrCat("no experts in ", dir));
-  return names;
 }
 
 absl::StatusOr<std::vector<double>> Numbers(const std::vector<std::string>& texts,
@@ -168,9 +153,9 @@ absl::StatusOr<Plan> BuildPlan(const std::vector<std::string>& args) {
     if (plan.library) {
       for (const ExpertRecord& record : plan.library->List()) names.push_back(record.name);
     } else {
-      absl::StatusOr<std::vector<std::string>> all = ListExperts(dir);
+      absl::StatusOr<std::vector<FolderExpert>> all = ListFolderExperts(dir);
       if (!all.ok()) return all.status();
-      names = *all;
+      for (const FolderExpert& expert : *all) names.push_back(expert.name);
     }
   }
   if (!names.empty() && dir.empty()) {
