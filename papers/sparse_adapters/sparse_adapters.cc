@@ -231,7 +231,7 @@ absl::Status RunSparseAdapters(const RunContext& ctx, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(LabConfig config, LabConfigFromContext(ctx));
   if (ctx.quick()) {
     // Quick scale: every family, so that "all" merges 20 tasks (the paper's
-    // largest merge): 5 kinds x 20 tasks x 3 seeds = 300 experts, about 14
+    // largest merge): 5 kinds x 20 tasks x 3 seeds = 300 experts, about 13
     // minutes on 2 cores, over the 4-minute quick budget (README.md);
     // $LIBRA_LAB_CONFIG still wins.
     config.families.clear();
