@@ -8,6 +8,7 @@
 #include <cmath>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -204,15 +205,57 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::Show(absl::string_view name) const {
 absl::StatusOr<ExpertRecord> ExpertLibrary::Add(ExpertRecord record, std::string file_bytes) {
   absl::Status name_status = ValidateExpertName(record.name);
   if (!name_status.ok()) return Fail(name_status.message());
+  LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file,
+                         SafetensorsFile::FromBytes(file_bytes, PathOf(record.name + ".safetensors")));
+  return AddValidated(std::move(record), file, [&](AtomicFile& out, Sha256& hash, int64_t& size) {
+    hash.Update(file_bytes);
+    size = static_cast<int64_t>(file_bytes.size());
+    return out.Write(file_bytes);
+  });
+}
+
+absl::StatusOr<ExpertRecord> ExpertLibrary::AddFile(ExpertRecord record, const std::string& safetensors_path) {
+  // Validate under the source's name first, so errors point at the user's file.
+  LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(safetensors_path));
+  LIBRA_RETURN_IF_ERROR(InspectExpertFile(file, record.type).status());
+  absl::Status name_status = ValidateExpertName(record.name);
+  if (!name_status.ok()) return Fail(name_status.message());
+  struct stat info;
+  if (stat(safetensors_path.c_str(), &info) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot stat: ", std::strerror(errno), " (", safetensors_path, ")"));
+  }
+  const int64_t validated_size = static_cast<int64_t>(info.st_size);
+  return AddValidated(std::move(record), file, [&](AtomicFile& out, Sha256& hash, int64_t& size) {
+    std::ifstream in(safetensors_path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot open (", safetensors_path, ")"));
+    std::string chunk(1 << 20, '\0');
+    size = 0;
+    while (in) {
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      const absl::string_view got(chunk.data(), static_cast<size_t>(in.gcount()));
+      if (got.empty()) break;
+      hash.Update(got);
+      size += static_cast<int64_t>(got.size());
+      LIBRA_RETURN_IF_ERROR(out.Write(got));
+    }
+    if (in.bad()) return absl::DataLossError(absl::StrCat("read failed (", safetensors_path, ")"));
+    // What was copied must be what was validated.
+    if (size != validated_size) {
+      return absl::DataLossError(absl::StrCat("the file changed while it was being added: ", validated_size,
+                                              " bytes, then ", size, " (", safetensors_path, ")"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<ExpertRecord> ExpertLibrary::AddValidated(ExpertRecord record, const SafetensorsFile& file,
+                                                         const ContentWriter& write) {
   const std::string file_name = record.name + ".safetensors";
   const std::string path = PathOf(file_name);
-  LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::FromBytes(file_bytes, path));
   LIBRA_ASSIGN_OR_RETURN(ExpertLayout layout, InspectExpertFile(file, record.type));
   if (record.type == AdapterType::kLora && record.lora.alpha == 0) AlphaFromMetadata(file, layout, &record.lora);
   LIBRA_RETURN_IF_ERROR(ReconcileRecord(layout, path, &record));
   record.file_name = file_name;
-  record.file_size = static_cast<int64_t>(file_bytes.size());
-  record.sha256 = Sha256Hex(file_bytes);
   record.created_unix_ms = NowUnixMs();
   record.auxiliary_files.clear();
 
@@ -230,8 +273,14 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::Add(ExpertRecord record, std::string
           "], library has [", it->second.out_features, ", ", it->second.in_features, "] (", path, ")"));
     }
   }
+  LIBRA_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::Create(path));
+  Sha256 hash;
+  int64_t size = 0;
+  LIBRA_RETURN_IF_ERROR(write(out, hash, size));  // out's destructor drops the temporary
+  record.file_size = size;
+  record.sha256 = hash.HexDigest();
   manifest.experts.push_back(record);
-  LIBRA_RETURN_IF_ERROR(WriteFileAtomically(path, file_bytes));
+  LIBRA_RETURN_IF_ERROR(out.Commit());
   absl::Status status = WriteManifest(manifest);
   if (!status.ok()) {
     unlink(path.c_str());
@@ -239,14 +288,6 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::Add(ExpertRecord record, std::string
   }
   manifest_ = std::move(manifest);
   return record;
-}
-
-absl::StatusOr<ExpertRecord> ExpertLibrary::AddFile(ExpertRecord record, const std::string& safetensors_path) {
-  LIBRA_ASSIGN_OR_RETURN(std::string bytes, ReadFile(safetensors_path));
-  // Validate under the source's name first, so errors point at the user's file.
-  LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::FromBytes(bytes, safetensors_path));
-  LIBRA_RETURN_IF_ERROR(InspectExpertFile(file, record.type).status());
-  return Add(std::move(record), std::move(bytes));
 }
 
 absl::StatusOr<ExpertRecord> ExpertLibrary::AddWeights(ExpertRecord record, const ExpertWeights& weights,

@@ -28,9 +28,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
 #include "src/core/library/expert_weights.h"
 #include "src/core/library/manifest.h"
+#include "src/core/sha256.h"
 
 namespace libra {
 
@@ -74,6 +76,8 @@ class ExpertLibrary {
   // the expert_weights.h naming and match the library's module shapes
   // (modules new to the library extend them).
   absl::StatusOr<ExpertRecord> Add(ExpertRecord record, std::string file_bytes);
+  // The same from a file, copied in chunks and hashed on the way, so that a
+  // large expert (a full fine-tuning delta) is never held in memory whole.
   absl::StatusOr<ExpertRecord> AddFile(ExpertRecord record, const std::string& safetensors_path);
   absl::StatusOr<ExpertRecord> AddWeights(ExpertRecord record, const ExpertWeights& weights,
                                           DType dtype = DType::kF32);
@@ -103,6 +107,13 @@ class ExpertLibrary {
   absl::StatusOr<Manifest> ReadManifest() const;
   absl::Status WriteManifest(const Manifest& manifest) const;
   absl::Status Fail(absl::string_view what) const;
+  // Add's second half, for an expert whose content `file` has been
+  // validated: checks it against the library, then `write` streams the same
+  // bytes into the library's temporary file, adding each to `hash` and
+  // counting them in `size`.
+  using ContentWriter = std::function<absl::Status(AtomicFile& out, Sha256& hash, int64_t& size)>;
+  absl::StatusOr<ExpertRecord> AddValidated(ExpertRecord record, const SafetensorsFile& file,
+                                            const ContentWriter& write);
 
   std::string dir_;
   std::string manifest_path_;

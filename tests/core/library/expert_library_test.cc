@@ -151,6 +151,32 @@ TEST_F(ExpertLibraryTest, SparseAndDeltaExperts) {
   EXPECT_EQ(loaded_delta->delta.at("m.v").values(), Filled({4, 6}, 0, 1).values());  // exact in BF16
 }
 
+TEST_F(ExpertLibraryTest, AddFileCopiesALargeFileInChunksExactly) {
+  // A full delta of 3 MB: three 1 MiB chunks and a partial one.
+  SafetensorsWriter writer;
+  ASSERT_TRUE(writer.Add("m.q.delta.weight", Filled({768, 1024}, -1, 1e-3f)).ok());
+  const std::string source = dir_ + "/../big_delta.safetensors";
+  ASSERT_TRUE(writer.WriteAtomically(source).ok());
+  const std::string bytes = Slurp(source);
+  ASSERT_GT(bytes.size(), 3u << 20);
+  ExpertRecord record;
+  record.name = "big";
+  record.type = AdapterType::kDelta;
+  absl::StatusOr<ExpertRecord> added = library_->AddFile(record, source);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(Slurp(dir_ + "/big.safetensors"), bytes);
+  // Hash and size of the bytes themselves, computed apart from the copy.
+  EXPECT_EQ(added->sha256, Sha256Hex(bytes));
+  EXPECT_EQ(added->file_size, static_cast<int64_t>(bytes.size()));
+  absl::StatusOr<ExpertLibrary> reopened = ExpertLibrary::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  const VerifyReport report = reopened->Verify(false);
+  EXPECT_TRUE(report.ok() && report.warnings.empty());
+  // A second add under the same name fails and leaves no temporary behind.
+  EXPECT_EQ(library_->AddFile(record, source).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(reopened->Verify(false).warnings.empty());
+}
+
 TEST_F(ExpertLibraryTest, DuplicateNameFailsAndKeepsFirst) {
   ASSERT_TRUE(library_->AddWeights(Lora("a"), SmallLora(2, 0.0f)).ok());
   const std::string file_before = Slurp(dir_ + "/a.safetensors");
