@@ -207,11 +207,7 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::Add(ExpertRecord record, std::string
   if (!name_status.ok()) return Fail(name_status.message());
   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file,
                          SafetensorsFile::FromBytes(file_bytes, PathOf(record.name + ".safetensors")));
-  return AddValidated(std::move(record), file, [&](AtomicFile& out, Sha256& hash, int64_t& size) {
-    hash.Update(file_bytes);
-    size = static_cast<int64_t>(file_bytes.size());
-    return out.Write(file_bytes);
-  });
+  return AddValidated(std::move(record), file, [&](const ChunkSink& emit) { return emit(file_bytes); });
 }
 
 absl::StatusOr<ExpertRecord> ExpertLibrary::AddFile(ExpertRecord record, const std::string& safetensors_path) {
@@ -225,18 +221,17 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::AddFile(ExpertRecord record, const s
     return absl::NotFoundError(absl::StrCat("cannot stat: ", std::strerror(errno), " (", safetensors_path, ")"));
   }
   const int64_t validated_size = static_cast<int64_t>(info.st_size);
-  return AddValidated(std::move(record), file, [&](AtomicFile& out, Sha256& hash, int64_t& size) {
+  return AddValidated(std::move(record), file, [&](const ChunkSink& emit) {
     std::ifstream in(safetensors_path, std::ios::binary);
     if (!in) return absl::NotFoundError(absl::StrCat("cannot open (", safetensors_path, ")"));
     std::string chunk(1 << 20, '\0');
-    size = 0;
+    int64_t size = 0;
     while (in) {
       in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
       const absl::string_view got(chunk.data(), static_cast<size_t>(in.gcount()));
       if (got.empty()) break;
-      hash.Update(got);
       size += static_cast<int64_t>(got.size());
-      LIBRA_RETURN_IF_ERROR(out.Write(got));
+      LIBRA_RETURN_IF_ERROR(emit(got));
     }
     if (in.bad()) return absl::DataLossError(absl::StrCat("read failed (", safetensors_path, ")"));
     // What was copied must be what was validated.
@@ -276,7 +271,12 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::AddValidated(ExpertRecord record, co
   LIBRA_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::Create(path));
   Sha256 hash;
   int64_t size = 0;
-  LIBRA_RETURN_IF_ERROR(write(out, hash, size));  // out's destructor drops the temporary
+  // On an error, out's destructor drops the temporary.
+  LIBRA_RETURN_IF_ERROR(write([&](absl::string_view chunk) {
+    hash.Update(chunk);
+    size += static_cast<int64_t>(chunk.size());
+    return out.Write(chunk);
+  }));
   record.file_size = size;
   record.sha256 = hash.HexDigest();
   manifest.experts.push_back(record);

@@ -28,11 +28,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "src/core/io/atomic_file.h"
 #include "src/core/io/safetensors.h"
 #include "src/core/library/expert_weights.h"
 #include "src/core/library/manifest.h"
-#include "src/core/sha256.h"
 
 namespace libra {
 
@@ -108,10 +106,10 @@ class ExpertLibrary {
   absl::Status WriteManifest(const Manifest& manifest) const;
   absl::Status Fail(absl::string_view what) const;
   // Add's second half, for an expert whose content `file` has been
-  // validated: checks it against the library, then `write` streams the same
-  // bytes into the library's temporary file, adding each to `hash` and
-  // counting them in `size`.
-  using ContentWriter = std::function<absl::Status(AtomicFile& out, Sha256& hash, int64_t& size)>;
+  // validated: checks it against the library, then `write` passes the same
+  // bytes, chunk by chunk, to `emit`, which hashes, counts and stores them.
+  using ChunkSink = std::function<absl::Status(absl::string_view chunk)>;
+  using ContentWriter = std::function<absl::Status(const ChunkSink& emit)>;
   absl::StatusOr<ExpertRecord> AddValidated(ExpertRecord record, const SafetensorsFile& file,
                                             const ContentWriter& write);
 
