@@ -1,5 +1,5 @@
 // Paper (a): a library of LoRAs, MBC clustering and Arrow routing, on the
-// testbed laboratory (papers/common/testbed_lab.h).
+// testbed laboratory (papers/lab/testbed_lab.h).
 //
 //   private library: one LoRA per held-in task (Lab::CachedLora, per seed)
 //   MBC library:     core MBC (src/core/cluster/mbc.h) on the private
@@ -42,10 +42,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
-#include "papers/common/lab_experts.h"
+#include "papers/lab/lab_experts.h"
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
-#include "papers/common/testbed_lab.h"
+#include "papers/lab/testbed_lab.h"
 #include "src/core/arrow/diagnostics.h"
 #include "src/core/arrow/library_prototypes.h"
 #include "src/core/cluster/mbc.h"
@@ -390,7 +390,7 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   all.insert(all.end(), sel.held_out.begin(), sel.held_out.end());
 
   // The private libraries and the shared LoRAs of every seed first, in
-  // worker processes when --threads allows (papers/common/lab_experts.h).
+  // worker processes when --threads allows (papers/lab/lab_experts.h).
   // MBC experts wait for the seed loop: their tasks come from clustering.
   std::vector<ExpertJob> jobs;
   for (int seed : ctx.seeds) {
@@ -648,7 +648,7 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   for (const LabTask* t : sel.held_in) in_names.push_back(t->name);
   for (const LabTask* t : sel.held_out) out_names.push_back(t->name);
   results.SetSetup(absl::StrFormat(
-      "Testbed laboratory (papers/common/testbed_lab.h), base: %s; LoRA rank %lld (alpha %.0f) on %s, %lld steps per task, batch %lld, "
+      "Testbed laboratory (papers/lab/testbed_lab.h), base: %s; LoRA rank %lld (alpha %.0f) on %s, %lld steps per task, batch %lld, "
       "lr %g, A weight decay %g. Held-in tasks (%d): %s. Held-out tasks (%d): %s.%s "
       "MBC: quantile %.1f, k = %d, one LoRA per cluster trained for %lld steps per task in it. "
       "Shared: one LoRA on all held-in tasks for %lld steps (the private library's total). "

@@ -1,11 +1,11 @@
 // Paper (b), "Exploring Sparse Adapters for Scalable Merging of Parameter
-// Efficient Experts", on the testbed (papers/common/testbed_lab.h).
+// Efficient Experts", on the testbed (papers/lab/testbed_lab.h).
 //
 //   experts: per held-in task and seed, a sparse adapter (keep 5% and 1% of
 //            entries, per layer, connection-sensitivity masks recomputed
 //            during the first epoch; and 16 x 16 blocks at 5%), a LoRA of
 //            about the same number of trainable entries as sparse 5%, and
-//            full fine-tuning of the same modules (papers/common/lab_experts.h),
+//            full fine-tuning of the same modules (papers/lab/lab_experts.h),
 //            each kind at the learning rate its validation score (own task
 //            and merged) chose
 //   merges:  the core registry: sparse_overlap for sparse experts, uniform
@@ -34,10 +34,10 @@
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "papers/common/claim.h"
-#include "papers/common/lab_experts.h"
+#include "papers/lab/lab_experts.h"
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
-#include "papers/common/testbed_lab.h"
+#include "papers/lab/testbed_lab.h"
 #include "src/core/merge/mask_overlap.h"
 #include "src/core/status_macros.h"
 #include "src/nn/adapters.h"

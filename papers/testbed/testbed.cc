@@ -1,7 +1,7 @@
 // The testbed facts of issue 6 on a real small language model.
 //
 //   base:    a Llama-family byte-level model pretrained on the instruction-free
-//            corpus of the synthetic suite (papers/common/testbed_lab.h)
+//            corpus of the synthetic suite (papers/lab/testbed_lab.h)
 //   experts: one LoRA per held-in task (the lab's configuration)
 //   merge:   the mean of experts' LoRA deltas as a dense delta on each
 //            adapted projection
@@ -32,10 +32,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
-#include "papers/common/lab_experts.h"
+#include "papers/lab/lab_experts.h"
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
-#include "papers/common/testbed_lab.h"
+#include "papers/lab/testbed_lab.h"
 #include "papers/testbed/linear_probe.h"
 #include "src/core/status_macros.h"
 #include "src/nn/adapter.h"
@@ -115,7 +115,7 @@ absl::Status RunTestbed(const RunContext& ctx, Results& results) {
   }
 
   // Every expert first, in worker processes when --threads allows
-  // (papers/common/lab_experts.h); the seed loop then reads the cache.
+  // (papers/lab/lab_experts.h); the seed loop then reads the cache.
   std::vector<ExpertJob> jobs;
   for (int seed : ctx.seeds) {
     for (size_t i = 0; i < tasks.size(); ++i) {

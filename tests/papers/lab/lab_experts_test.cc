@@ -1,4 +1,4 @@
-#include "papers/common/lab_experts.h"
+#include "papers/lab/lab_experts.h"
 
 #include <map>
 #include <set>

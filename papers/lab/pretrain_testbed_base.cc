@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "papers/common/reproduce.h"
-#include "papers/common/testbed_lab.h"
+#include "papers/lab/testbed_lab.h"
 #include "src/core/status_macros.h"
 #include "src/data/synthetic/suite.h"
 #include "src/nn/runtime.h"

@@ -1,4 +1,4 @@
-#include "papers/common/testbed_lab.h"
+#include "papers/lab/testbed_lab.h"
 
 #include <cmath>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "papers/common/testbed_lab.h"
+#include "papers/lab/testbed_lab.h"
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "papers/common/artifact_cache.h"
-#include "papers/common/suite_cache.h"
+#include "papers/lab/suite_cache.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/status_macros.h"
 #include "src/data/flan_jsonl_reader.h"

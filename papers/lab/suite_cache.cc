@@ -1,4 +1,4 @@
-#include "papers/common/suite_cache.h"
+#include "papers/lab/suite_cache.h"
 
 #include "nlohmann/json.hpp"
 

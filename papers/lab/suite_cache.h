@@ -9,8 +9,8 @@
 //   options.seed = 1;
 //   LIBRA_ASSIGN_OR_RETURN(std::string dir, CachedSuite(*ctx.cache, options));
 //   // dir/tasks/<task>.jsonl, dir/pretrain.jsonl, dir/suite.json
-#ifndef LIBRA_PAPERS_COMMON_SUITE_CACHE_H_
-#define LIBRA_PAPERS_COMMON_SUITE_CACHE_H_
+#ifndef LIBRA_PAPERS_LAB_SUITE_CACHE_H_
+#define LIBRA_PAPERS_LAB_SUITE_CACHE_H_
 
 #include <string>
 
@@ -32,4 +32,4 @@ absl::StatusOr<std::string> CachedSuite(const ArtifactCache& cache,
 
 }  // namespace libra::papers
 
-#endif  // LIBRA_PAPERS_COMMON_SUITE_CACHE_H_
+#endif  // LIBRA_PAPERS_LAB_SUITE_CACHE_H_

@@ -20,8 +20,8 @@
 // written by PretrainBase carries base_key.json; Open refuses a base whose
 // key differs from the configuration's, so a stale build output is never
 // taken for the configured model.
-#ifndef LIBRA_PAPERS_COMMON_TESTBED_LAB_H_
-#define LIBRA_PAPERS_COMMON_TESTBED_LAB_H_
+#ifndef LIBRA_PAPERS_LAB_TESTBED_LAB_H_
+#define LIBRA_PAPERS_LAB_TESTBED_LAB_H_
 
 #include <cstdint>
 #include <memory>
@@ -215,4 +215,4 @@ inline double TokenAccuracy(nn::CausalLMImpl& model,
 
 }  // namespace libra::papers
 
-#endif  // LIBRA_PAPERS_COMMON_TESTBED_LAB_H_
+#endif  // LIBRA_PAPERS_LAB_TESTBED_LAB_H_

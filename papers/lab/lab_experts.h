@@ -12,8 +12,8 @@
 //
 // Kept apart from testbed_lab so the shared base model's build output (whose
 // pretraining binary links testbed_lab) does not rebuild when this changes.
-#ifndef LIBRA_PAPERS_COMMON_LAB_EXPERTS_H_
-#define LIBRA_PAPERS_COMMON_LAB_EXPERTS_H_
+#ifndef LIBRA_PAPERS_LAB_LAB_EXPERTS_H_
+#define LIBRA_PAPERS_LAB_LAB_EXPERTS_H_
 
 #include <cstdint>
 #include <functional>
@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "papers/common/artifact_cache.h"
-#include "papers/common/testbed_lab.h"
+#include "papers/lab/testbed_lab.h"
 #include "src/core/merge/method.h"
 #include "src/nn/adapters.h"
 #include "src/nn/examples.h"
@@ -167,4 +167,4 @@ absl::StatusOr<Expert> MergeExperts(const std::vector<const Expert*>& experts,
 
 }  // namespace libra::papers
 
-#endif  // LIBRA_PAPERS_COMMON_LAB_EXPERTS_H_
+#endif  // LIBRA_PAPERS_LAB_LAB_EXPERTS_H_
