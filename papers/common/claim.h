@@ -61,14 +61,6 @@ struct Quantity {
   std::string Label() const;  // the metric name, or the constant printed
 };
 
-// A claim that honestly did not reproduce after a real attempt: the numbers
-// measured then and the reason. The claims test then asserts it still does
-// not reproduce (so a fix shows up as a test asking to remove the mark).
-struct KnownFailure {
-  std::string reason;
-  std::string measured;  // e.g. "A 0.32 +- 0.01 vs B 0.33 +- 0.02 over seeds 1-3"
-};
-
 struct Claim {
   std::string id;
   std::string statement;  // the paper's words (or a faithful paraphrase)
@@ -76,8 +68,9 @@ struct Claim {
   Quantity b;
   Direction direction = Direction::kGreater;
   double margin = 0.0;  // >= 0, in the metric's units
-  bool known_failure = false;
-  KnownFailure failure;  // set when known_failure
+  // Whether the claim is a known failure, and why, is not the paper code's
+  // to say: it is recorded in the paper's expectations file with the numbers
+  // it was measured at (expectations.h).
 };
 
 // Per-seed values of one metric.

@@ -1,6 +1,7 @@
 """Bazel macros for paper packages."""
 
-def paper_claims_test(name = "claims_test", reproduce = ":reproduce", args = [], data = [],
+def paper_claims_test(name = "claims_test", reproduce = ":reproduce",
+                      expectations = "expectations.json", args = [], data = [],
                       size = "large", **kwargs):
     """A test that runs `reproduce` at quick scale and checks its claims.
 
@@ -11,6 +12,8 @@ def paper_claims_test(name = "claims_test", reproduce = ":reproduce", args = [],
     Args:
       name: the test's name.
       reproduce: the paper's reproduce binary.
+      expectations: the paper's recorded expectations (expectations.h); also
+        a data file of `reproduce`, whose report shows them.
       args: extra flags for the reproduce binary (e.g. ["--seeds", "3"]).
       data: extra runfiles the run reads (e.g. a shared base model).
       size: the test size (quick runs take minutes).
@@ -26,7 +29,8 @@ def paper_claims_test(name = "claims_test", reproduce = ":reproduce", args = [],
         size = size,
         tags = tags,
         deps = ["//papers/common:claims_test_main"],
-        data = [reproduce] + data,
-        args = ["--reproduce", "$(rootpath %s)" % reproduce] + args,
+        data = [reproduce, expectations] + data,
+        args = ["--reproduce", "$(rootpath %s)" % reproduce,
+                "--expectations", "$(rootpath %s)" % expectations] + args,
         **kwargs
     )

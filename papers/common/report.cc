@@ -1,5 +1,6 @@
 #include "papers/common/report.h"
 
+#include <cmath>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -76,14 +77,38 @@ std::string RenderClaimsTable(const json& claims) {
                 SideValue(c.value("b", json::object()), c.value("b_summary", json::object())),
                 diff, VerdictCell(c)});
   }
+  bool any_expected = false;
+  for (const json& c : claims) any_expected |= c.contains("expected");
+  if (any_expected) {
+    // Rendered from the recorded fields (expectations.h), never from text.
+    out += "\nWhat the claims test expects (recorded verdict and A − B, and how far a run may "
+           "move it):\n\n";
+    out += Header({"claim", "recorded", "recorded A − B", "tolerance", "this run A − B", "moved"});
+    for (const json& c : claims) {
+      if (!c.contains("expected")) continue;
+      const json& x = c.at("expected");
+      const double moved = c.value("diff_mean", 0.0) - x.value("diff", 0.0);
+      out += Row({absl::StrCat("`", c.value("id", "?"), "`"),
+                  absl::StrCat(x.value("verdict", "?"), " (", x.value("recorded_from", "?"), ")"),
+                  absl::StrFormat("%+.3f", x.value("diff", 0.0)),
+                  absl::StrFormat("%.3f", x.value("tolerance", 0.0)),
+                  absl::StrFormat("%+.3f", c.value("diff_mean", 0.0)),
+                  absl::StrCat(absl::StrFormat("%+.3f", moved),
+                               std::fabs(moved) > x.value("tolerance", 0.0) ? " **beyond**" : "")});
+    }
+  }
   bool any_known = false;
   for (const json& c : claims) any_known |= c.value("known_failure", false);
   if (any_known) {
-    out += "\nKnown failures (measured when marked, and why):\n\n";
+    out += "\nKnown failures (why they do not reproduce):\n\n";
     for (const json& c : claims) {
       if (!c.value("known_failure", false)) continue;
-      absl::StrAppend(&out, "- `", c.value("id", "?"), "`: ", c.value("known_failure_reason", ""),
-                      " Measured: ", c.value("known_failure_measured", ""), "\n");
+      const json x = c.value("expected", json::object());
+      absl::StrAppend(&out, "- `", c.value("id", "?"), "`: ", x.value("reason", ""),
+                      absl::StrFormat(" Recorded A − B %+.3f (tolerance %.3f); this run %+.3f.",
+                                      x.value("diff", 0.0), x.value("tolerance", 0.0),
+                                      c.value("diff_mean", 0.0)),
+                      "\n");
     }
   }
   return out;

@@ -14,12 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/cord.h"
 #include "papers/common/code_version.h"
+#include "papers/common/expectations.h"
 #include "papers/common/report.h"
 #include "papers/common/subprocess.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/status_macros.h"
-#include "src/nn/runtime.h"
 
 namespace libra::papers {
 
@@ -36,6 +37,10 @@ absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::strin
     }
     if (arg == "--no_plots" || arg == "--noplots") {
       o.plots = false;
+      continue;
+    }
+    if (arg == "--reselect") {
+      o.reselect = true;
       continue;
     }
     if (!absl::StartsWith(arg, "--")) {
@@ -114,7 +119,8 @@ std::string ReproduceUsage(const std::string& paper) {
       "  --base_model DIR     Hugging Face checkpoint folder (full scale)\n",
       "  --data DIR           Flan-style JSONL folder (full scale; see src/data/task_folder.h)\n",
       "  --device D           cpu (default), cuda or cuda:N\n",
-      "  --no_plots           skip plot.py\n");
+      "  --no_plots           skip plot.py\n",
+      "  --reselect           run recorded selection steps again (results in the output folder)\n");
 }
 
 std::vector<std::string> ReproduceArgs(const ReproduceOptions& o) {
@@ -132,6 +138,7 @@ std::vector<std::string> ReproduceArgs(const ReproduceOptions& o) {
   add("--data", o.data);
   if (o.worker_count > 0) add("--worker", absl::StrCat(o.worker_index, "/", o.worker_count));
   if (!o.plots) args.push_back("--no_plots");
+  if (o.reselect) args.push_back("--reselect");
   return args;
 }
 
@@ -158,6 +165,14 @@ std::string RunfilePath(const std::string& rel) {
 
 namespace {
 
+constexpr char kWorkerDonePayload[] = "libra.papers/worker_done";
+
+int DefaultThreads(int threads) {
+  if (threads > 0) return threads;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return cores > 0 ? cores : 1;
+}
+
 std::string UtcNow() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -174,6 +189,16 @@ std::string DefaultOut(const std::string& paper) {
 
 }  // namespace
 
+absl::Status WorkerDoneStatus() {
+  absl::Status s = absl::CancelledError("worker done");
+  s.SetPayload(kWorkerDonePayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsWorkerDone(const absl::Status& status) {
+  return status.GetPayload(kWorkerDonePayload).has_value();
+}
+
 absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& options) {
   if (options.scale == "full" && (options.base_model.empty() || options.data.empty())) {
     return absl::InvalidArgumentError("--scale full needs --base_model DIR and --data DIR");
@@ -182,9 +207,8 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   ctx.options = options;
   for (int s = 1; s <= options.seeds; ++s) ctx.seeds.push_back(s);
   ctx.out_dir = options.out.empty() ? DefaultOut(spec.id) : options.out;
-  // OpenBLAS at one thread, no malloc trimming, torch's threads set: the
-  // same start-up every libra binary makes (src/nn/runtime.h).
-  ctx.threads = ConfigureRuntime(options.threads);
+  ctx.threads = spec.configure_runtime ? spec.configure_runtime(options.threads)
+                                       : DefaultThreads(options.threads);
   ArtifactCache cache(options.cache_dir.empty() ? ArtifactCache::DefaultRoot() : options.cache_dir);
   ctx.cache = &cache;
   std::error_code ec;
@@ -204,18 +228,19 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   if (!ctx.worker()) std::fprintf(stderr, "== %s (%s scale, seeds 1..%d, %d threads) -> %s\n", spec.id.c_str(),
                options.scale.c_str(), options.seeds, ctx.threads, ctx.out_dir.c_str());
   auto start = std::chrono::steady_clock::now();
-  if (ctx.worker()) {
-    // A worker's experts are in the cache when it returns; the parent writes.
-    absl::Status ran = spec.run(ctx, results);
-    if (!ran.ok()) return absl::Status(ran.code(), absl::StrCat(spec.id, ": ", ran.message()));
-    return json::object();
-  }
   absl::Status ran = spec.run(ctx, results);
+  // A worker's artifacts are in the cache when it is done; the parent writes.
+  if (ctx.worker() && (ran.ok() || IsWorkerDone(ran))) return json::object();
   if (!ran.ok()) return absl::Status(ran.code(), absl::StrCat(spec.id, ": ", ran.message()));
   run.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   results.SetRun(run);
 
   LIBRA_ASSIGN_OR_RETURN(json doc, results.ToJson());
+  const std::string expected = RunfilePath(absl::StrCat("papers/", spec.id, "/expectations.json"));
+  if (fs::exists(expected, ec)) {
+    LIBRA_ASSIGN_OR_RETURN(Expectations expectations, ReadExpectations(expected));
+    AttachExpectations(expectations, doc);
+  }
   const std::string results_path = absl::StrCat(ctx.out_dir, "/results.json");
   LIBRA_RETURN_IF_ERROR(WriteFileAtomically(results_path, doc.dump(2) + "\n"));
   LIBRA_RETURN_IF_ERROR(

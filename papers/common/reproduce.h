@@ -4,11 +4,18 @@
 //
 //   bazel run //papers/<paper>:reproduce -- [--scale quick|full] [--out DIR]
 //       [--seeds N] [--threads N] [--cache_dir DIR] [--base_model DIR]
-//       [--data DIR] [--device cpu|cuda[:N]] [--no_plots]
+//       [--data DIR] [--device cpu|cuda[:N]] [--no_plots] [--reselect]
 //
 //   int main(int argc, char** argv) {
 //     return libra::papers::ReproduceMain(argc, argv, {"testbed", "Testbed facts", &RunTestbed});
 //   }
+//
+// The claims come out judged and, when the paper keeps
+// papers/<paper>/expectations.json (a data file of its reproduce binary) and
+// it was recorded for this run's scale, seeds and configuration, marked with
+// what the claims test expects of them (expectations.h). The framework is
+// torch-free: a paper that trains with LibTorch passes its runtime set-up as
+// PaperSpec::configure_runtime (papers/lab/testbed_lab.h, LabPaper).
 //
 // Flags are parsed here, not with absl flags, so a paper binary can link any
 // library without flag-name clashes.
@@ -36,9 +43,13 @@ struct ReproduceOptions {
   std::string data;             // full scale: Flan-style JSONL folder
   std::string device = "cpu";   // "cpu", "cuda" or "cuda:N" (models and training)
   bool plots = true;
+  // Run recorded selection steps again (e.g. sparse_adapters' learning
+  // rates, chosen on validation data) instead of reading their recorded
+  // result, and write the fresh record into the output folder.
+  bool reselect = false;
   bool help = false;
-  // Internal (expert_workers.h): "--worker K/N" makes this process worker K
-  // of N, which trains its share of the experts into the cache and writes
+  // Internal (workers.h): "--worker K/N" makes this process worker K of N,
+  // which builds its share of the artifacts into the cache and writes
   // nothing else.
   int worker_index = 0;
   int worker_count = 0;
@@ -66,7 +77,15 @@ struct PaperSpec {
   std::string id;     // the package name under papers/
   std::string title;
   std::function<absl::Status(const RunContext&, Results&)> run;
+  // Sets up the process's compute runtime for `threads` (0: all cores) and
+  // returns the thread count in use; unset: nothing to set up.
+  std::function<int(int threads)> configure_runtime;
 };
+
+// What a worker process's stage returns once its share of the artifacts is
+// built (workers.h); the driver turns it into a clean exit of the worker.
+absl::Status WorkerDoneStatus();
+bool IsWorkerDone(const absl::Status& status);
 
 // Runs `spec` with already-parsed options; returns the results.json
 // document it wrote.

@@ -74,7 +74,7 @@ json ClaimResultToJson(const ClaimResult& r) {
   json j{{"id", c.id},
          {"statement", c.statement},
          {"verdict", VerdictName(r.verdict)},
-         {"known_failure", c.known_failure},
+         {"known_failure", false},  // set from the expectations (expectations.h)
          {"a", QuantityJson(c.a)},
          {"b", QuantityJson(c.b)},
          {"direction", DirectionName(c.direction)},
@@ -89,10 +89,6 @@ json ClaimResultToJson(const ClaimResult& r) {
          {"spread", r.spread},
          {"excess", r.excess}};
   if (!r.note.empty()) j["note"] = r.note;
-  if (c.known_failure) {
-    j["known_failure_reason"] = c.failure.reason;
-    j["known_failure_measured"] = c.failure.measured;
-  }
   return j;
 }
 
@@ -107,9 +103,6 @@ absl::StatusOr<ClaimResult> ClaimResultFromJson(const json& j) {
     LIBRA_ASSIGN_OR_RETURN(r.verdict, ParseVerdict(j.at("verdict").get<std::string>()));
     LIBRA_ASSIGN_OR_RETURN(r.claim.direction,
                            ParseDirection(j.value("direction", std::string("greater"))));
-    r.claim.known_failure = j.value("known_failure", false);
-    r.claim.failure.reason = j.value("known_failure_reason", "");
-    r.claim.failure.measured = j.value("known_failure_measured", "");
     r.claim.margin = j.value("margin", 0.0);
     if (j.contains("a")) r.claim.a = QuantityFromJson(j.at("a"));
     if (j.contains("b")) r.claim.b = QuantityFromJson(j.at("b"));

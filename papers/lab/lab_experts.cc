@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <optional>
 #include <map>
 #include <utility>
@@ -12,8 +11,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "papers/common/progress.h"
-#include "papers/common/subprocess.h"
 #include "src/core/merge/merge.h"
 #include "src/core/merge/registry.h"
 #include "src/core/status_macros.h"
@@ -173,7 +170,7 @@ absl::StatusOr<Expert> CachedExpert(const ArtifactCache& cache, Lab& lab,
   return nn::LoadExpert(dir + "/expert.safetensors");
 }
 
-ExpertJob RecipeExpertJob(const ArtifactCache& cache, Lab& lab, const ExpertRecipe& recipe,
+ArtifactJob RecipeExpertJob(const ArtifactCache& cache, Lab& lab, const ExpertRecipe& recipe,
                           std::vector<const LabTask*> tasks, uint64_t seed) {
   return {[&cache, &lab, recipe, tasks, seed] { return ExpertIsCached(cache, lab, recipe, tasks, seed); },
           [&cache, &lab, recipe, tasks, seed] {
@@ -181,74 +178,9 @@ ExpertJob RecipeExpertJob(const ArtifactCache& cache, Lab& lab, const ExpertReci
           }};
 }
 
-ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed, int64_t steps) {
+ArtifactJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed, int64_t steps) {
   return {[&lab, tasks, seed, steps] { return lab.LoraIsCached(tasks, seed, steps); },
           [&lab, tasks, seed, steps] { return lab.CachedLora(tasks, seed, steps).status(); }};
-}
-
-namespace {
-constexpr char kWorkerRoundVariable[] = "LIBRA_WORKER_ROUND";
-}  // namespace
-
-absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<ExpertJob>& jobs,
-                                    const std::string& label, WorkerRun* run) {
-  if (ctx.worker()) {
-    // Not the round this worker was started for: an earlier one, whose
-    // experts its parent has already cached.
-    const char* round = std::getenv(kWorkerRoundVariable);
-    if (round != nullptr && label != round) return false;
-    const int k = ctx.options.worker_index, n = ctx.options.worker_count;
-    int share = 0;
-    for (size_t j = k; j < jobs.size(); j += n) ++share;
-    // One progress line for all: the workers' shares differ by one job at most.
-    std::optional<Progress> progress;
-    if (k == 0) progress.emplace(absl::StrCat(label, " (", n, " workers)"), share);
-    for (size_t j = k; j < jobs.size(); j += n) {
-      LIBRA_RETURN_IF_ERROR(jobs[j].train());
-      if (progress) progress->Advance(absl::StrCat("expert ", j + 1, " of ", jobs.size()));
-    }
-    return true;
-  }
-  int missing = 0;
-  for (const ExpertJob& job : jobs) missing += !job.cached();
-  if (missing < 2 || ctx.threads < 2) return false;
-  const int workers = std::min(ctx.threads, missing);
-  std::error_code error;
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe", error).string();
-  if (error) return absl::InternalError(absl::StrCat("/proc/self/exe: ", error.message()));
-  std::fprintf(stderr, "%s: training %d of %zu experts in %d worker processes\n", label.c_str(),
-               missing, jobs.size(), workers);
-  std::vector<std::vector<std::string>> argvs;
-  for (int k = 0; k < workers; ++k) {
-    ReproduceOptions options = ctx.options;
-    options.threads = 1;
-    options.worker_index = k;
-    options.worker_count = workers;
-    options.plots = false;
-    std::vector<std::string> argv = {self};
-    for (std::string& a : ReproduceArgs(options)) argv.push_back(std::move(a));
-    argvs.push_back(std::move(argv));
-  }
-  const auto start = std::chrono::steady_clock::now();
-  // The workers inherit the round's label, so each trains in this call and
-  // passes the earlier ones, however fast its siblings are.
-  setenv(kWorkerRoundVariable, label.c_str(), /*overwrite=*/1);
-  absl::StatusOr<std::vector<int>> ran = RunProgramsTogether(argvs);
-  unsetenv(kWorkerRoundVariable);
-  LIBRA_ASSIGN_OR_RETURN(std::vector<int> codes, std::move(ran));
-  if (run != nullptr) {
-    run->workers = workers;
-    run->trained = missing;
-    run->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
-  for (int k = 0; k < workers; ++k) {
-    if (codes[k] != 0) {
-      return absl::InternalError(absl::StrCat(label, ": expert worker ", k + 1, "/", workers,
-                                              " exited with status ", codes[k],
-                                              " (its error is printed above)"));
-    }
-  }
-  return false;
 }
 
 double LearningRateScore::objective() const {

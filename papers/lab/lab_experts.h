@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "papers/common/artifact_cache.h"
+#include "papers/common/workers.h"
 #include "papers/lab/testbed_lab.h"
 #include "src/core/merge/method.h"
 #include "src/nn/adapters.h"
@@ -68,47 +69,13 @@ absl::StatusOr<Expert> TrainExpert(Lab& lab, const ExpertRecipe& recipe,
 bool ExpertIsCached(const ArtifactCache& cache, const Lab& lab, const ExpertRecipe& recipe,
                     const std::vector<const LabTask*>& tasks, uint64_t seed);
 
-// One expert a paper needs, trained into the cache by `train` (a
-// CachedExpert or Lab::CachedLora call) unless `cached` finds it there.
-struct ExpertJob {
-  std::function<bool()> cached;
-  std::function<absl::Status()> train;
-};
-// CachedExpert(cache, lab, recipe, tasks, seed) as a job.
-ExpertJob RecipeExpertJob(const ArtifactCache& cache, Lab& lab, const ExpertRecipe& recipe,
-                          std::vector<const LabTask*> tasks, uint64_t seed);
+// CachedExpert(cache, lab, recipe, tasks, seed) as a job for BuildInWorkers
+// (papers/common/workers.h).
+ArtifactJob RecipeExpertJob(const ArtifactCache& cache, Lab& lab, const ExpertRecipe& recipe,
+                            std::vector<const LabTask*> tasks, uint64_t seed);
 // lab.CachedLora(tasks, seed, steps) as a job.
-ExpertJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed, int64_t steps = 0);
-
-// Trains a paper's experts into the cache in worker processes, one per
-// thread of --threads: on CI's 2 cores, one single-threaded process per core
-// trains about twice as many of these small experts per second as one
-// process with two intra-op threads (OpenMP threads spin on matrices this
-// small: 41% of samples in libgomp, measured with perf). An expert is a pure
-// function of base, data, recipe or lab config, tasks and seed (training
-// reseeds torch),
-// so which process trains it changes no bit of it.
-//
-//   LIBRA_ASSIGN_OR_RETURN(bool worker, TrainInWorkers(ctx, jobs, "sparse_adapters"));
-//   if (worker) return absl::OkStatus();  // this process was a worker: its share is cached
-//   ... the paper's loop: CachedExpert now finds every job's expert
-//
-// In the parent (ctx not a worker): when at least 2 jobs are missing and
-// ctx.threads >= 2, runs min(threads, missing) copies of this binary with
-// "--worker K/N --threads 1" and waits; returns false. Otherwise does
-// nothing and returns false (the paper trains as it goes). In worker K of N:
-// trains jobs K, K + N, ... and returns true. A paper may train in rounds
-// (a round's jobs depending on the earlier rounds' experts) if each call has
-// its own `label`: the workers inherit the label of the call that started
-// them ($LIBRA_WORKER_ROUND) and return false from every other call, so they
-// pass the earlier rounds. A failed worker is an error naming it.
-struct WorkerRun {
-  int workers = 0;  // 0: no worker was started
-  int trained = 0;  // experts the workers trained
-  double seconds = 0;
-};
-absl::StatusOr<bool> TrainInWorkers(const RunContext& ctx, const std::vector<ExpertJob>& jobs,
-                                    const std::string& label, WorkerRun* run = nullptr);
+ArtifactJob LabLoraJob(Lab& lab, std::vector<const LabTask*> tasks, uint64_t seed,
+                       int64_t steps = 0);
 
 // TrainExpert through the artifact cache (keyed by base, data, recipe, tasks
 // and seed). `seconds` (if set) accumulates training time of cache misses.

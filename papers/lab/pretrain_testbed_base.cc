@@ -1,10 +1,21 @@
-// Pretrains the testbed's base model into a folder, so a Bazel rule can build
-// it once and every paper's claims test can share it (papers/common/BUILD,
-// :testbed_base). The configuration is LabConfig's, with $LIBRA_LAB_CONFIG
-// applied, exactly as the paper binaries read it.
+// Puts the testbed's base model into a folder, so a Bazel rule can provide it
+// to every paper's claims test (papers/lab/BUILD, :testbed_base). The base is
+// the artifact cache's (CachedSyntheticBase: keyed by BaseDefinition), so the
+// build output, `./run` and every paper share one pretraining per machine:
+// it is pretrained here only when the cache does not hold it yet. The
+// configuration is LabConfig's, with $LIBRA_LAB_CONFIG applied, exactly as
+// the paper binaries read it.
 //
-//   pretrain_testbed_base --out DIR [--threads 2]
+//   pretrain_testbed_base --out DIR [--cache_dir DIR]
+//
+// The cache is --cache_dir, else $LIBRA_CACHE, else ~/.cache/libra/artifacts
+// of the user running it (a Bazel action has no $HOME).
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <string>
 
@@ -12,30 +23,49 @@
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "papers/common/artifact_cache.h"
 #include "papers/common/reproduce.h"
 #include "papers/lab/testbed_lab.h"
 #include "src/core/status_macros.h"
-#include "src/data/synthetic/suite.h"
 #include "src/nn/runtime.h"
 
 ABSL_FLAG(std::string, out, "", "folder to write the base model into (created)");
-ABSL_FLAG(int, threads, 2, "CPU threads (fixed, so the build is deterministic)");
+ABSL_FLAG(std::string, cache_dir, "", "artifact cache (default: $LIBRA_CACHE, else ~/.cache/libra/artifacts)");
 
 namespace libra::papers {
 namespace {
 
-absl::Status Run(const std::string& out, int threads) {
-  ConfigureRuntime(threads);
+std::string CacheRoot(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* c = std::getenv("LIBRA_CACHE"); c && *c) return c;
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') {
+    const passwd* pw = getpwuid(getuid());
+    home = pw != nullptr ? pw->pw_dir : nullptr;
+  }
+  if (home == nullptr || *home == '\0') return ".libra-cache";
+  return absl::StrCat(home, "/.cache/libra/artifacts");
+}
+
+absl::Status Run(const std::string& out, const std::string& cache_root) {
+  ConfigureRuntime(kBasePretrainThreads);
   RunContext ctx;
   ctx.options.scale = "quick";
   LIBRA_ASSIGN_OR_RETURN(LabConfig config, LabConfigFromContext(ctx));
-  const std::string suite_dir = out + ".suite";
-  LIBRA_RETURN_IF_ERROR(data::synthetic::WriteSuite(suite_dir, LabSuiteOptions(config)));
-  std::filesystem::create_directories(out);
-  absl::Status status = PretrainBase(config, suite_dir + "/pretrain.jsonl", out);
-  std::error_code ignored;
-  std::filesystem::remove_all(suite_dir, ignored);
-  return status;
+  ArtifactCache cache(cache_root);
+  bool hit = false;
+  LIBRA_ASSIGN_OR_RETURN(std::string base, CachedSyntheticBase(cache, config, &hit));
+  std::fprintf(stderr, "pretrain_testbed_base: %s %s\n", hit ? "reused" : "pretrained", base.c_str());
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return absl::InternalError(absl::StrCat(out, ": ", ec.message()));
+  for (const char* file : {"base_key.json", "config.json", "model.safetensors", "pretrain.json"}) {
+    fs::copy_file(absl::StrCat(base, "/", file), absl::StrCat(out, "/", file),
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec) return absl::InternalError(absl::StrCat(base, "/", file, ": ", ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -48,9 +78,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pretrain_testbed_base: --out DIR is required\n");
     return 2;
   }
-  absl::Status status = libra::papers::Run(out, absl::GetFlag(FLAGS_threads));
-  if (!status.ok()) {
-    std::fprintf(stderr, "pretrain_testbed_base: error: %s\n", std::string(status.message()).c_str());
+  try {
+    absl::Status status =
+        libra::papers::Run(out, libra::papers::CacheRoot(absl::GetFlag(FLAGS_cache_dir)));
+    if (!status.ok()) {
+      std::fprintf(stderr, "pretrain_testbed_base: error: %s\n", std::string(status.message()).c_str());
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pretrain_testbed_base: error: %s\n", e.what());
     return 1;
   }
   return 0;

@@ -28,6 +28,7 @@
 #include "src/nn/checkpoint.h"
 #include "src/nn/config.h"
 #include "src/nn/eval.h"
+#include "src/nn/runtime.h"
 #include "src/nn/trainer.h"
 
 namespace libra::papers {
@@ -67,14 +68,7 @@ absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
 
 }  // namespace
 
-nlohmann::json LabConfig::ToJson() const {
-  nlohmann::json j = BaseKey();
-  nlohmann::json e = ExpertKey();
-  j.update(e);
-  j["test_per_task"] = test_per_task;
-  j["families"] = families;
-  return j;
-}
+nlohmann::json LabConfig::ToJson() const { return *this; }
 
 nlohmann::json LabConfig::BaseKey() const {
   return {{"hidden", hidden},
@@ -103,42 +97,46 @@ nlohmann::json LabConfig::ExpertKey() const {
 }
 
 absl::Status LabConfig::Override(const nlohmann::json& o) {
-  if (!o.is_object()) return absl::InvalidArgumentError("lab config override: not a JSON object");
-  nlohmann::json merged = ToJson();
-  for (auto& [key, value] : o.items()) {
-    if (!merged.contains(key)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("lab config override: unknown field \"", key, "\""));
+  if (!o.is_object()) return absl::InvalidArgumentError("lab config: not a JSON object");
+  const nlohmann::json current = ToJson();
+  for (const auto& [key, value] : o.items()) {
+    if (!current.contains(key)) {
+      return absl::InvalidArgumentError(absl::StrCat("lab config: unknown field \"", key, "\""));
     }
-    if (merged[key].type() != value.type() &&
-        !(merged[key].is_number() && value.is_number())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("lab config override: field \"", key, "\" has the wrong type"));
+    // Exactly the field's type: an integer field takes no 3.5 (nor 3.0), a
+    // list of names takes only strings; a real field takes any number.
+    const nlohmann::json& want = current.at(key);
+    bool ok = want.is_number_integer() ? value.is_number_integer()
+              : want.is_number()       ? value.is_number()
+                                       : value.type() == want.type();
+    if (ok && want.is_array()) {
+      for (const nlohmann::json& item : value) ok = ok && item.is_string();
     }
-    merged[key] = value;
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat("lab config: field \"", key, "\" must be ",
+                                                     want.is_array() ? "a list of strings"
+                                                                     : want.type_name(),
+                                                     ", got ", value.dump()));
+    }
   }
-  hidden = merged["hidden"];
-  layers = merged["layers"];
-  heads = merged["heads"];
-  intermediate = merged["intermediate"];
-  max_length = merged["max_length"];
-  pretrain_examples = merged["pretrain_examples"];
-  pretrain_composition_fraction = merged["pretrain_composition_fraction"];
-  pretrain_framed_fraction = merged["pretrain_framed_fraction"];
-  pretrain_steps = merged["pretrain_steps"];
-  pretrain_batch = merged["pretrain_batch"];
-  pretrain_lr = merged["pretrain_lr"];
-  pretrain_embedding_std = merged["pretrain_embedding_std"];
-  rank = merged["rank"];
-  alpha = merged["alpha"];
-  targets = merged["targets"].get<std::vector<std::string>>();
-  train_per_task = merged["train_per_task"];
-  expert_steps = merged["expert_steps"];
-  expert_batch = merged["expert_batch"];
-  expert_lr = merged["expert_lr"];
-  lora_a_weight_decay = merged["lora_a_weight_decay"];
-  test_per_task = merged["test_per_task"];
-  families = merged["families"].get<std::vector<std::string>>();
+  nlohmann::json merged = current;
+  merged.update(o);
+  LabConfig result;
+  try {
+    result = merged.get<LabConfig>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("lab config: ", e.what()));
+  }
+  // An integer too large for its field would wrap: the value must survive
+  // the round trip.
+  const nlohmann::json back = result.ToJson();
+  for (const auto& [key, value] : o.items()) {
+    if (back.at(key) != value) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("lab config: field \"", key, "\" cannot hold ", value.dump()));
+    }
+  }
+  *this = std::move(result);
   return absl::OkStatus();
 }
 
@@ -152,6 +150,32 @@ absl::StatusOr<LabConfig> LabConfigFromContext(const RunContext& ctx) {
     if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("LIBRA_LAB_CONFIG: ", status.message()));
   }
   return config;
+}
+
+absl::StatusOr<uint64_t> ExpertSeed(ExpertRole role, int seed, int64_t index) {
+  struct Stride {
+    const char* name;
+    int64_t offset, size;
+  };
+  static constexpr Stride kStrides[] = {{"task", 0, 500}, {"cluster", 500, 400}, {"shared", 900, 100}};
+  const Stride& stride = kStrides[static_cast<int>(role)];
+  if (seed < 0 || index < 0 || index >= stride.size) {
+    return absl::OutOfRangeError(absl::StrCat("expert seed: ", stride.name, " index ", index,
+                                              " of seed ", seed, " is outside 0..",
+                                              stride.size - 1));
+  }
+  return static_cast<uint64_t>(seed) * 1000 + static_cast<uint64_t>(stride.offset + index);
+}
+
+absl::StatusOr<uint64_t> TaskExpertSeed(int seed, const LabTask& task) {
+  return ExpertSeed(ExpertRole::kTask, seed, task.index);
+}
+
+PaperSpec LabPaper(std::string id, std::string title,
+                   std::function<absl::Status(const RunContext&, Results&)> run) {
+  PaperSpec spec{std::move(id), std::move(title), std::move(run)};
+  spec.configure_runtime = [](int threads) { return ConfigureRuntime(threads); };
+  return spec;
 }
 
 data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config) {
@@ -214,8 +238,10 @@ TargetAccuracy TargetTokenAccuracy(nn::CausalLMImpl& model,
   return accuracy;
 }
 
-absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_path,
-                          const std::string& dir) {
+namespace {
+
+absl::Status PretrainBaseOnThreads(const LabConfig& config, const std::string& corpus_path,
+                                   const nlohmann::json& definition, const std::string& dir) {
   text::ByteTokenizer tokenizer;
   LIBRA_ASSIGN_OR_RETURN(std::vector<data::FlanExample> corpus,
                          data::ReadFlanJsonl(corpus_path, {}, std::string(data::kTrainSplit)));
@@ -304,7 +330,50 @@ absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_pat
                            {"own_format_by_group", by_group},
                            {"own_format_by_operation", by_operation}};
   LIBRA_RETURN_IF_ERROR(WriteFileAtomically(dir + "/pretrain.json", report.dump(2) + "\n"));
-  return WriteFileAtomically(dir + "/base_key.json", config.BaseKey().dump(2) + "\n");
+  return WriteFileAtomically(dir + "/base_key.json", definition.dump(2) + "\n");
+}
+
+}  // namespace
+
+nlohmann::json BaseDefinition(const LabConfig& config, const nlohmann::json& corpus) {
+  return {{"config", config.BaseKey()},
+          {"corpus", corpus},
+          {"threads", kBasePretrainThreads},
+          {"producer", kBaseProducerVersion}};
+}
+
+nlohmann::json SyntheticCorpusDefinition(const LabConfig& config) {
+  const data::synthetic::SuiteOptions suite = LabSuiteOptions(config);
+  return {{"synthetic_suite_seed", suite.seed},
+          {"examples", suite.pretrain.examples},
+          {"validation_fraction", suite.pretrain.validation_fraction},
+          {"producer", kSuiteProducerVersion}};
+}
+
+ArtifactKey BaseArtifactKey(const nlohmann::json& definition) {
+  return ArtifactKey{"base_model", definition, kBaseProducerVersion};
+}
+
+absl::StatusOr<std::string> CachedSyntheticBase(const ArtifactCache& cache,
+                                                const LabConfig& config, bool* hit) {
+  const nlohmann::json definition = BaseDefinition(config, SyntheticCorpusDefinition(config));
+  return cache.GetOrBuild(
+      BaseArtifactKey(definition),
+      [&](const std::string& dir) -> absl::Status {
+        LIBRA_ASSIGN_OR_RETURN(std::string suite, CachedSuite(cache, LabSuiteOptions(config)));
+        return PretrainBase(config, suite + "/pretrain.jsonl", definition, dir);
+      },
+      hit);
+}
+
+absl::Status PretrainBase(const LabConfig& config, const std::string& corpus_path,
+                          const nlohmann::json& definition, const std::string& dir) {
+  // The base's bits depend on the thread count: one count on every machine.
+  const int threads = at::get_num_threads();
+  at::set_num_threads(kBasePretrainThreads);
+  absl::Status status = PretrainBaseOnThreads(config, corpus_path, definition, dir);
+  at::set_num_threads(threads);
+  return status;
 }
 
 absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabConfig& config) {
@@ -319,23 +388,28 @@ absl::StatusOr<std::unique_ptr<Lab>> Lab::Open(const RunContext& ctx, const LabC
 
   const auto start = std::chrono::steady_clock::now();
   lab->base_dir_ = ctx.options.base_model;
-  if (lab->base_dir_.empty()) {
-    nlohmann::json key_config = config.BaseKey();
-    key_config["corpus"] = lab->data_dir_ + "/pretrain.jsonl";
-    ArtifactKey key{"base_model", key_config, kBaseProducerVersion};
+  nlohmann::json definition = BaseDefinition(config, SyntheticCorpusDefinition(config));
+  if (!ctx.options.data.empty()) {
+    LIBRA_ASSIGN_OR_RETURN(std::string folder, FolderFingerprint(lab->data_dir_));
+    definition = BaseDefinition(config, {{"folder_fingerprint", folder}});
+  }
+  if (lab->base_dir_.empty() && ctx.options.data.empty()) {
+    LIBRA_ASSIGN_OR_RETURN(lab->base_dir_, CachedSyntheticBase(*ctx.cache, config, &lab->base_hit_));
+  } else if (lab->base_dir_.empty()) {
     const std::string corpus = lab->data_dir_ + "/pretrain.jsonl";
     LIBRA_ASSIGN_OR_RETURN(
         lab->base_dir_,
         ctx.cache->GetOrBuild(
-            key, [&](const std::string& dir) { return PretrainBase(config, corpus, dir); },
+            BaseArtifactKey(definition),
+            [&](const std::string& dir) { return PretrainBase(config, corpus, definition, dir); },
             &lab->base_hit_));
   }
   lab->base_seconds_ = SecondsSince(start);
   if (absl::StatusOr<nlohmann::json> key = ReadJsonFile(lab->base_dir_ + "/base_key.json");
-      key.ok() && *key != config.BaseKey()) {
+      key.ok() && *key != definition) {
     return absl::FailedPreconditionError(absl::StrCat(
         lab->base_dir_, "/base_key.json: the base was built for ", key->dump(),
-        ", the configuration asks for ", config.BaseKey().dump()));
+        ", the configuration asks for ", definition.dump()));
   }
   if (absl::StatusOr<nlohmann::json> report = ReadJsonFile(lab->base_dir_ + "/pretrain.json");
       report.ok()) {

@@ -16,14 +16,15 @@
 // artifact cache), read by src/data/task_folder.h: the same code at both
 // scales, nothing specific to the synthetic suite.
 // The base model comes from --base_model, else from the artifact cache
-// (pretrained on first use, keyed by LabConfig::BaseKey()). A base folder
-// written by PretrainBase carries base_key.json; Open refuses a base whose
-// key differs from the configuration's, so a stale build output is never
-// taken for the configured model.
+// (pretrained on first use, keyed by BaseDefinition). A base folder written
+// by PretrainBase carries base_key.json; Open refuses a base whose
+// definition differs from the configuration's, so a stale build output is
+// never taken for the configured model.
 #ifndef LIBRA_PAPERS_LAB_TESTBED_LAB_H_
 #define LIBRA_PAPERS_LAB_TESTBED_LAB_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,20 +57,21 @@ struct LabConfig {
   int64_t heads = 4;
   int64_t intermediate = 384;
   int64_t max_length = 96;
-  // One pass over the corpus in pretrain_steps x pretrain_batch lines (at
-  // 6000 steps, two passes over half as many lines scored the same: 0.79).
+  // One pass over the corpus in pretrain_steps x pretrain_batch lines
+  // (papers/testbed/README.md compares this with two passes over half).
   int pretrain_examples = 384000;
   // The corpus mix (src/data/synthetic/pretrain_corpus.h).
   double pretrain_composition_fraction = 0.3;
   double pretrain_framed_fraction = 0.5;
-  // 6000 steps: own format 0.79; 12000: 0.92 (papers/testbed/README.md).
+  // Long enough that the base is competent in its own format (the README's
+  // base table gives the measured accuracy per step count).
   int64_t pretrain_steps = 12000;
   int64_t pretrain_batch = 32;
   double pretrain_lr = 3e-3;
   // > 0: the (tied) token embedding starts ~ N(0, this), about
   // 1/sqrt(hidden); 0: LibTorch's N(0, 1), whose tied logits start with a
   // spread of about sqrt(hidden) and which stalled position-based retrieval
-  // (own format 0.58 instead of 0.79; papers/testbed/README.md).
+  // (papers/testbed/README.md).
   double pretrain_embedding_std = 0.1;
   // LoRA experts.
   int64_t rank = 4;
@@ -89,11 +91,21 @@ struct LabConfig {
   // Families used (empty: all); the quick scale may subsample.
   std::vector<std::string> families;
 
+  // Every field by its name (results.json's "config"); the one mapping
+  // between LabConfig and JSON, both ways (nlohmann's macro below).
   nlohmann::json ToJson() const;
   nlohmann::json BaseKey() const;    // what the base model depends on
   nlohmann::json ExpertKey() const;  // what an expert depends on besides its tasks and seed
-  // Overrides the fields present in `o`; an unknown field is an error.
+  // Overrides the fields present in `o`. An unknown field, or a value not of
+  // the field's type (an integer field given 3.5, a list given a string), is
+  // an error naming the field; nothing is converted silently.
   absl::Status Override(const nlohmann::json& o);
+
+  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(
+      LabConfig, hidden, layers, heads, intermediate, max_length, pretrain_examples,
+      pretrain_composition_fraction, pretrain_framed_fraction, pretrain_steps, pretrain_batch,
+      pretrain_lr, pretrain_embedding_std, rank, alpha, targets, train_per_task, expert_steps,
+      expert_batch, expert_lr, lora_a_weight_decay, test_per_task, families)
 };
 
 // The defaults, the quick scale's subsample (families letters and digits),
@@ -121,15 +133,53 @@ struct TaskScore {
 
 using Expert = std::vector<nn::ExpertModule>;
 
+// The seed of an expert (its initialisation and data order): one per role,
+// run seed and index, seed * 1000 + the role's offset + index. Each role owns
+// its own stride of indices (tasks 0-499, clusters 500-899, shared experts
+// 900-999), so two experts of different roles, tasks or seeds never share a
+// seed; an index outside its role's stride is an error. Seed 0 belongs to
+// no experiment's run (seeds start at 1): selection steps use it.
+enum class ExpertRole { kTask, kCluster, kShared };
+absl::StatusOr<uint64_t> ExpertSeed(ExpertRole role, int seed, int64_t index);
+// ExpertSeed(kTask, seed, task.index).
+absl::StatusOr<uint64_t> TaskExpertSeed(int seed, const LabTask& task);
+
+// A lab paper's spec: the framework's PaperSpec with LibTorch's runtime
+// set-up (src/nn/runtime.h: OpenBLAS at one thread, no malloc trimming,
+// torch's thread count).
+PaperSpec LabPaper(std::string id, std::string title,
+                   std::function<absl::Status(const RunContext&, Results&)> run);
+
 // The suite the lab trains and scores on (seed 1), sized by `config`.
 data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config);
 
+// What defines the base model, all of it, the same in every paper: the
+// model and pretraining fields of `config` (BaseKey), the pretraining
+// corpus's definition (the synthetic suite's seed, generator version and
+// split, or the fingerprint of a data folder's corpus), the pretraining
+// thread count (kBasePretrainThreads: the bits depend on it) and
+// kBaseProducerVersion. base_key.json in a base folder holds it, and the
+// artifact cache keys the base on it, so two papers whose configurations
+// agree on these share one pretraining per machine.
+inline constexpr int kBasePretrainThreads = 2;
+nlohmann::json BaseDefinition(const LabConfig& config, const nlohmann::json& corpus);
+// The synthetic suite's pretraining corpus for `config` (LabSuiteOptions).
+nlohmann::json SyntheticCorpusDefinition(const LabConfig& config);
+ArtifactKey BaseArtifactKey(const nlohmann::json& definition);
+
 // Pretrains the base on the first config.pretrain_examples lines of `corpus`
-// (a Flan JSONL without instructions) and saves it with base_key.json and
-// pretrain.json (steps, loss, and token accuracy in its own format on the
-// corpus lines it did not train on) into `dir`.
+// (a Flan JSONL without instructions), with kBasePretrainThreads threads,
+// and saves it with base_key.json (`definition`) and pretrain.json (steps,
+// loss, and token accuracy in its own format on the corpus lines it did not
+// train on) into `dir`.
 absl::Status PretrainBase(const LabConfig& config, const std::string& corpus,
-                          const std::string& dir);
+                          const nlohmann::json& definition, const std::string& dir);
+
+// The base of `config` on the synthetic suite from `cache`: pretrained on
+// first use (the suite written into the cache too), else the folder the
+// cache holds. `hit` (if set) says which.
+absl::StatusOr<std::string> CachedSyntheticBase(const ArtifactCache& cache,
+                                                const LabConfig& config, bool* hit = nullptr);
 
 class Lab {
  public:
