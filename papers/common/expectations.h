@@ -23,7 +23,7 @@
 // that gets much worse, fails the claims test instead of staying green.
 // Re-recording is an explicit step whose diff shows the change:
 //
-//   bazel run //papers/common:record_expectations -- \
+//   bazel run //papers/common:record_expectations --
 //       papers/testbed/expectations.json results/testbed/results.json
 #ifndef LIBRA_PAPERS_COMMON_EXPECTATIONS_H_
 #define LIBRA_PAPERS_COMMON_EXPECTATIONS_H_

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "papers/common/expectations.h"
 #include "papers/common/results.h"
 
 namespace libra::papers {
@@ -33,12 +34,21 @@ json Doc() {
   k.id = "base_wins";
   k.a = Quantity::Metric("base");
   k.b = Quantity::Metric("expert");
-  k.known_failure = true;
-  k.failure = {"capacity", "0.2 vs 0.92"};
   r.AddClaim(k);
   r.AddPlot(json{{"id", "facts"}, {"kind", "bar"}, {"title", "Facts"}});
   r.AddPaperFigure({"Table 1, expert", "0.95", "expert"});
-  return *r.ToJson();
+  json doc = *r.ToJson();
+  // What the claims test expects: base_wins is a known failure.
+  Expectations e;
+  e.paper = "demo";
+  e.scale = "quick";
+  e.seeds = {1, 2, 3};
+  e.config = json::object();
+  e.recorded_from = "v0";
+  e.claims = {{"expert_beats_base", Verdict::kReproduced, 0.72, 0.01, ""},
+              {"base_wins", Verdict::kNotReproduced, -0.72, 0.01, "capacity"}};
+  AttachExpectations(e, doc);
+  return doc;
 }
 
 TEST(Report, PaperReportHasSetupClaimsResultsPlotsAndFigures) {
@@ -50,7 +60,10 @@ TEST(Report, PaperReportHasSetupClaimsResultsPlotsAndFigures) {
   EXPECT_THAT(md, HasSubstr("| `expert_beats_base` | experts \\| help | `expert` > `base` (margin 0.1)"));
   EXPECT_THAT(md, HasSubstr("**reproduced**"));
   EXPECT_THAT(md, HasSubstr("**not reproduced** (known failure)"));
-  EXPECT_THAT(md, HasSubstr("- `base_wins`: capacity Measured: 0.2 vs 0.92"));
+  // Recorded and fresh numbers come from the fields, not from prose.
+  EXPECT_THAT(md, HasSubstr("- `base_wins`: capacity Recorded A − B -0.720 (tolerance 0.010); "
+                            "this run -0.720."));
+  EXPECT_THAT(md, HasSubstr("| `expert_beats_base` | reproduced (v0) | +0.720 | 0.010 | +0.720 | +0.000 |"));
   // Results: mean ± std of 0.91, 0.92, 0.93.
   EXPECT_THAT(md, HasSubstr("| `expert` | 0.920 ± 0.010 | 3 |"));
   EXPECT_THAT(md, HasSubstr("![Facts](plots/facts.png) ([SVG](plots/facts.svg))"));
