@@ -1,5 +1,6 @@
 #include "papers/common/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -199,6 +200,46 @@ std::string RenderPaperReport(const json& doc) {
   return out;
 }
 
+std::string RenderTimeSummary(const std::vector<PaperEntry>& papers) {
+  std::vector<std::string> stages;
+  for (const PaperEntry& p : papers) {
+    if (p.doc.is_null()) continue;
+    for (const json& st : p.doc.value("stage_times", json::array())) {
+      const std::string name = st.value("stage", "?");
+      if (std::find(stages.begin(), stages.end(), name) == stages.end()) stages.push_back(name);
+    }
+  }
+  std::vector<std::string> columns = {"paper"};
+  columns.insert(columns.end(), stages.begin(), stages.end());
+  columns.push_back("wall time");
+  std::string out = Header(columns);
+  std::vector<double> totals(stages.size() + 1, 0.0);
+  for (const PaperEntry& p : papers) {
+    std::vector<std::string> row = {p.paper};
+    if (p.doc.is_null()) {
+      row.resize(columns.size(), "—");
+      out += Row(row);
+      continue;
+    }
+    for (size_t i = 0; i < stages.size(); ++i) {
+      double seconds = -1;
+      for (const json& st : p.doc.value("stage_times", json::array())) {
+        if (st.value("stage", "") == stages[i]) seconds = st.value("seconds", 0.0);
+      }
+      row.push_back(seconds < 0 ? "" : absl::StrFormat("%.0f s", seconds));
+      if (seconds > 0) totals[i] += seconds;
+    }
+    const double wall = p.doc.value("wall_time_s", 0.0);
+    totals.back() += wall;
+    row.push_back(absl::StrFormat("%.0f s", wall));
+    out += Row(row);
+  }
+  std::vector<std::string> total_row = {"**all papers**"};
+  for (double t : totals) total_row.push_back(absl::StrFormat("**%.0f s**", t));
+  out += Row(total_row);
+  return out;
+}
+
 std::string RenderCombinedReport(const std::vector<PaperEntry>& papers) {
   std::string out = "# libra: paper reproductions\n\n";
   out += Header({"paper", "scale", "seeds", "reproduced", "not reproduced", "inconclusive",
@@ -223,7 +264,7 @@ std::string RenderCombinedReport(const std::vector<PaperEntry>& papers) {
                 absl::StrFormat("%.0f s", p.doc.value("wall_time_s", 0.0)),
                 absl::StrCat("[REPORT.md](", p.report_link, ")")});
   }
-  out += "\n";
+  out += "\n## Where the time went\n\n" + RenderTimeSummary(papers) + "\n";
   for (const PaperEntry& p : papers) {
     absl::StrAppend(&out, "## ", p.paper, "\n\n");
     if (p.doc.is_null()) {

@@ -33,6 +33,10 @@ struct PaperEntry {
 
 // results/REPORT.md: a summary row per paper, then each paper's claims table.
 std::string RenderCombinedReport(const std::vector<PaperEntry>& papers);
+// Where each paper's time went (results.json "stage_times": base model,
+// expert training, evaluation and the rest), one row per paper and a total:
+// what `./run` prints at its end.
+std::string RenderTimeSummary(const std::vector<PaperEntry>& papers);
 
 }  // namespace libra::papers
 

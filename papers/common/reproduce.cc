@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -234,6 +235,7 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   if (!ran.ok()) return absl::Status(ran.code(), absl::StrCat(spec.id, ": ", ran.message()));
   run.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   results.SetRun(run);
+  results.AddStageTime("evaluation and the rest", std::max(0.0, run.wall_time_s - results.StageSeconds()));
 
   LIBRA_ASSIGN_OR_RETURN(json doc, results.ToJson());
   const std::string expected = RunfilePath(absl::StrCat("papers/", spec.id, "/expectations.json"));

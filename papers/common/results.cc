@@ -34,6 +34,22 @@ void Results::AddTable(std::string title, std::vector<std::string> columns,
                          {"rows", std::move(rows)}});
 }
 
+void Results::AddStageTime(const std::string& stage, double seconds) {
+  for (auto& [name, total] : stage_times_) {
+    if (name == stage) {
+      total += seconds;
+      return;
+    }
+  }
+  stage_times_.emplace_back(stage, seconds);
+}
+
+double Results::StageSeconds() const {
+  double sum = 0;
+  for (const auto& [name, seconds] : stage_times_) sum += seconds;
+  return sum;
+}
+
 absl::StatusOr<std::vector<ClaimResult>> Results::JudgeClaims() const {
   std::vector<ClaimResult> out;
   for (const Claim& c : claims_) {
@@ -144,6 +160,10 @@ absl::StatusOr<json> Results::ToJson() const {
   }
   json claims = json::array();
   for (const ClaimResult& r : judged) claims.push_back(ClaimResultToJson(r));
+  json stages = json::array();
+  for (const auto& [name, seconds] : stage_times_) {
+    stages.push_back(json{{"stage", name}, {"seconds", seconds}});
+  }
   json figures = json::array();
   for (const PaperFigure& f : figures_) {
     figures.push_back(json{{"what", f.what}, {"paper", f.paper}, {"ours", f.ours}});
@@ -155,6 +175,7 @@ absl::StatusOr<json> Results::ToJson() const {
               {"code_version", run_.code_version},
               {"started_utc", run_.started_utc},
               {"wall_time_s", run_.wall_time_s},
+              {"stage_times", stages},
               {"threads", run_.threads},
               {"device", run_.device},
               {"base_model", run_.base_model},

@@ -13,6 +13,7 @@
 #define LIBRA_PAPERS_COMMON_RESULTS_H_
 
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,12 @@ class Results {
   void AddTable(std::string title, std::vector<std::string> columns,
                 std::vector<std::vector<std::string>> rows);
   void AddPaperFigure(PaperFigure figure) { figures_.push_back(std::move(figure)); }
+  // Where the run's time went, by stage ("base model (pretrained)",
+  // "expert training", ...; repeated stages add up), for the newcomer's
+  // summary that `./run` prints. The driver adds the rest of the wall time
+  // as "evaluation and the rest".
+  void AddStageTime(const std::string& stage, double seconds);
+  double StageSeconds() const;  // the sum so far
 
   // Judges every claim (fails on a claim naming an unknown metric).
   absl::StatusOr<std::vector<ClaimResult>> JudgeClaims() const;
@@ -86,6 +93,7 @@ class Results {
   std::vector<nlohmann::json> plots_;
   nlohmann::json tables_ = nlohmann::json::array();
   std::vector<PaperFigure> figures_;
+  std::vector<std::pair<std::string, double>> stage_times_;
 };
 
 // A judged claim as a results.json object, and back (the verdict and numbers

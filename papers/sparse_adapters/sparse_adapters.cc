@@ -687,6 +687,9 @@ void AddTimingTable(const Setup& s, const Timings& t, Results& results) {
   rows.push_back({"merging (core registry)", "", absl::StrFormat("%.1f s", t.merge)});
   rows.push_back({"evaluation of experts and merges", "", absl::StrFormat("%.1f s", t.eval)});
   results.AddTable("Timings (this run)", {"stage", "detail", "time"}, rows);
+  results.AddStageTime(s.lab->base_from_cache() ? "base model (reused)" : "base model (pretrained)",
+                       s.lab->base_seconds());
+  results.AddStageTime("expert training", t.selection.seconds + t.experts.seconds + t.train);
 }
 
 void DescribeRun(const RunContext& ctx, const Setup& s, Results& results) {

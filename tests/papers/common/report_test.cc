@@ -82,6 +82,30 @@ TEST(Report, CombinedReportLinksEachPaperAndShowsFailures) {
   EXPECT_THAT(md, HasSubstr("| `expert_beats_base` |"));
 }
 
+TEST(Report, TimeSummaryShowsEachPapersStagesAndTotals) {
+  Results a("a", "A");
+  a.AddStageTime("base model (pretrained)", 300);
+  a.AddStageTime("expert training", 100);
+  a.AddStageTime("expert training", 20);  // a second round adds up
+  RunInfo run;
+  run.wall_time_s = 500;
+  a.SetRun(run);
+  Results b("b", "B");
+  b.AddStageTime("base model (reused)", 1);
+  run.wall_time_s = 50;
+  b.SetRun(run);
+  std::vector<PaperEntry> papers = {{"a", "a/REPORT.md", *a.ToJson(), ""},
+                                    {"b", "b/REPORT.md", *b.ToJson(), ""},
+                                    {"c", "c/REPORT.md", nullptr, "exit status 1"}};
+  const std::string md = RenderTimeSummary(papers);
+  EXPECT_THAT(md, HasSubstr("| paper | base model (pretrained) | expert training | base model (reused) | wall time |"));
+  EXPECT_THAT(md, HasSubstr("| a | 300 s | 120 s |  | 500 s |"));
+  EXPECT_THAT(md, HasSubstr("| b |  |  | 1 s | 50 s |"));
+  EXPECT_THAT(md, HasSubstr("| c | — | — | — | — |"));
+  EXPECT_THAT(md, HasSubstr("| **all papers** | **300 s** | **120 s** | **1 s** | **550 s** |"));
+  EXPECT_THAT(RenderCombinedReport(papers), HasSubstr("## Where the time went"));
+}
+
 TEST(Report, EmptyClaims) {
   EXPECT_EQ(RenderClaimsTable(json::array()), "No claims.\n");
   EXPECT_THAT(FormatMeanStd(0.5, 0.0), Not(HasSubstr("nan")));
