@@ -77,7 +77,7 @@ struct LabConfig {
   int64_t rank = 4;
   double alpha = 8.0;
   // The attention projections, as in the reference expert library
-  // (REFERENCE.md (a): q, k, v and the output projection).
+  // (paper (a)'s: q, k, v and the output projection).
   std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj"};
   int train_per_task = 256;
   int64_t expert_steps = 200;

@@ -1,4 +1,4 @@
-// The baselines Arrow is compared with (REFERENCE.md (a)), attached to a
+// The baselines Arrow is compared with (paper (a)), attached to a
 // LibTorch model: merges of a library through the core's merge registry
 // (src/core/merge: uniform in ab or delta mode, TIES, any registered
 // method), and the oracle (each sequence's own expert).

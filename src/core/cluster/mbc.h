@@ -1,6 +1,6 @@
 // MBC: model-based clustering of LoRA experts by their parameters.
 //
-// Steps (REFERENCE.md (a)):
+// Steps, as the MBC paper's code takes them (paper (a)):
 //   1. Flatten: per expert, all lora_A then lora_B values of every module,
 //      modules in path order (lora_modules.h), into one vector.
 //   2. Sparsify: zero the entries whose |value| is at or below that expert's
