@@ -20,6 +20,10 @@
 // related task; per expert, the share of each prototype in the span of its
 // LoRA A's initial rows (src/core/arrow/diagnostics.h).
 //
+// Run: OpenSetup, BuildLibraries (private and shared LoRAs, MBC clustering,
+// MBC LoRAs), ScoreBase, then per seed the libraries' conditions and the
+// diagnostics; then the opt-in ablation, the setup, tables, claims and plots.
+//
 // Also writes the web demo bundle: <out>/demo/base/{config.json,
 // model.safetensors} and <out>/demo/library/ (an expert library with the
 // seed-1 private experts and their Arrow prototypes).
@@ -45,6 +49,7 @@
 #include "papers/lab/lab_experts.h"
 #include "papers/common/progress.h"
 #include "papers/common/reproduce.h"
+#include "papers/common/workers.h"
 #include "papers/lab/testbed_lab.h"
 #include "src/core/arrow/diagnostics.h"
 #include "src/core/arrow/library_prototypes.h"
@@ -58,30 +63,15 @@
 #include "src/nn/eval.h"
 #include "src/nn/expert.h"
 #include "src/nn/reuse_baselines.h"
-#include "src/nn/runtime.h"
 
 namespace libra::papers::arrow_mbc {
 namespace {
 
 using nn::MixingMode;
 
-// Why the MBC claims are inconclusive at quick scale (measured 2026-11-29;
-// papers/arrow_mbc/README.md).
-constexpr char kMbcSpreadReason[] =
-    "quick scale clusters 4 private experts into 2: the clusters mix the two families in some "
-    "seeds and not in others (family purity 0.50, 1.00, 0.75 over seeds 1-3), so every MBC "
-    "score on the two held-out tasks swings by about 0.08 over seeds (std), more than the "
-    "differences the claims compare";
-
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
-
-// What the paper's experiment chooses on top of the lab.
-uint64_t PrivateSeed(int seed, const LabTask& task) {
-  return static_cast<uint64_t>(seed) * 1000 + task.index;
-}
-uint64_t SharedSeed(int seed) { return static_cast<uint64_t>(seed) * 1000 + 900; }
 
 struct PaperConfig {
   int mbc_clusters = 4;
@@ -310,7 +300,8 @@ absl::Status RunWeightDecayAblation(const RunContext& ctx, const LabConfig& base
     std::vector<Expert> priv;
     std::vector<uint64_t> seeds;
     for (const LabTask* t : sel.held_in) {
-      seeds.push_back(static_cast<uint64_t>(seed) * 1000 + t->index);
+      LIBRA_ASSIGN_OR_RETURN(uint64_t task_seed, TaskExpertSeed(seed, *t));
+      seeds.push_back(task_seed);
       LIBRA_ASSIGN_OR_RETURN(Expert e, lab->CachedLora({t}, seeds.back()));
       priv.push_back(std::move(e));
     }
@@ -356,297 +347,434 @@ absl::Status RunWeightDecayAblation(const RunContext& ctx, const LabConfig& base
   return absl::OkStatus();
 }
 
-absl::Status Run(const RunContext& ctx, Results& results) {
-  ConfigureRuntime(ctx.threads);
-  LIBRA_ASSIGN_OR_RETURN(LabConfig config, LabConfigFromContext(ctx));
+// What the run works on.
+struct Setup {
+  LabConfig config;
   PaperConfig paper;
+  std::unique_ptr<Lab> lab;
+  Selection sel;
+  std::vector<const LabTask*> all;  // held-in, then held-out
+  // The shared LoRA gets the private library's total budget.
+  int64_t SharedSteps() const {
+    return config.expert_steps * static_cast<int64_t>(sel.held_in.size());
+  }
+};
+
+struct Timings {
+  WorkerRun libraries, mbc_experts;
+  double mbc = 0, eval = 0, diagnostics = 0;
+};
+
+absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
+  Setup s;
+  LIBRA_ASSIGN_OR_RETURN(s.config, LabConfigFromContext(ctx));
   if (ctx.quick()) {
     // The quick scale subsamples tasks so the lab's full-length (200-step)
-    // experts fit about 4 minutes on 2 idle cores (README.md, "Budget").
-    // Seeds stay 3.
-    paper.held_out_per_family = 1;
-    paper.held_in_per_family = 2;
-    paper.mbc_clusters = 2;
+    // experts fit the claims test's budget (README.md, "Budget"). Seeds stay 3.
+    s.paper.held_out_per_family = 1;
+    s.paper.held_in_per_family = 2;
+    s.paper.mbc_clusters = 2;
   }
-  LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<Lab> lab, Lab::Open(ctx, config));
-  const Selection sel = SelectTasks(*lab, paper);
-  if (sel.held_in.size() < 2 || sel.held_out.empty()) {
+  LIBRA_ASSIGN_OR_RETURN(s.lab, Lab::Open(ctx, s.config));
+  s.sel = SelectTasks(*s.lab, s.paper);
+  if (s.sel.held_in.size() < 2 || s.sel.held_out.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        lab->data_dir(), ": arrow_mbc needs at least 2 held-in and 1 held-out task, found ",
-        sel.held_in.size(), " and ", sel.held_out.size(),
+        s.lab->data_dir(), ": arrow_mbc needs at least 2 held-in and 1 held-out task, found ",
+        s.sel.held_in.size(), " and ", s.sel.held_out.size(),
         " (mark held-out tasks in suite.json, src/data/task_folder.h)"));
   }
-  paper.mbc_clusters = std::min<int>(paper.mbc_clusters, static_cast<int>(sel.held_in.size()));
-  nlohmann::json config_json = config.ToJson();
-  config_json["paper"] = {{"mbc_clusters", paper.mbc_clusters},
-                          {"mbc_quantile", paper.mbc_quantile},
-                          {"held_out_per_family", paper.held_out_per_family},
-                          {"held_in_per_family", paper.held_in_per_family},
-                          {"ties_density", paper.ties_density},
-                          {"diagnostic_examples", paper.diagnostic_examples}};
+  s.paper.mbc_clusters = std::min<int>(s.paper.mbc_clusters, static_cast<int>(s.sel.held_in.size()));
+  nlohmann::json config_json = s.config.ToJson();
+  config_json["paper"] = {{"mbc_clusters", s.paper.mbc_clusters},
+                          {"mbc_quantile", s.paper.mbc_quantile},
+                          {"held_out_per_family", s.paper.held_out_per_family},
+                          {"held_in_per_family", s.paper.held_in_per_family},
+                          {"ties_density", s.paper.ties_density},
+                          {"diagnostic_examples", s.paper.diagnostic_examples}};
   results.SetConfig(config_json);
-  nn::CausalLMImpl& model = lab->model();
-  std::vector<const LabTask*> all = sel.held_in;
-  all.insert(all.end(), sel.held_out.begin(), sel.held_out.end());
+  s.all = s.sel.held_in;
+  s.all.insert(s.all.end(), s.sel.held_out.begin(), s.sel.held_out.end());
+  return s;
+}
 
-  // The private libraries and the shared LoRAs of every seed first, in
-  // worker processes when --threads allows (papers/lab/lab_experts.h).
-  // MBC experts wait for the seed loop: their tasks come from clustering.
-  std::vector<ExpertJob> jobs;
+// The private libraries and the shared LoRAs of every seed, in worker
+// processes when --threads allows.
+absl::Status TrainPrivateAndShared(const RunContext& ctx, const Setup& s, Timings& timings) {
+  std::vector<ArtifactJob> jobs;
   for (int seed : ctx.seeds) {
-    jobs.push_back(LabLoraJob(*lab, sel.held_in, SharedSeed(seed),
-                              config.expert_steps * static_cast<int64_t>(sel.held_in.size())));
-    for (const LabTask* t : sel.held_in) jobs.push_back(LabLoraJob(*lab, {t}, PrivateSeed(seed, *t)));
+    LIBRA_ASSIGN_OR_RETURN(uint64_t shared_seed, ExpertSeed(ExpertRole::kShared, seed, 0));
+    jobs.push_back(LabLoraJob(*s.lab, s.sel.held_in, shared_seed, s.SharedSteps()));
+    for (const LabTask* t : s.sel.held_in) {
+      LIBRA_ASSIGN_OR_RETURN(uint64_t task_seed, TaskExpertSeed(seed, *t));
+      jobs.push_back(LabLoraJob(*s.lab, {t}, task_seed));
+    }
   }
-  WorkerRun workers;
-  LIBRA_ASSIGN_OR_RETURN(const bool worker, TrainInWorkers(ctx, jobs, "arrow_mbc", &workers));
-  if (worker) return absl::OkStatus();
+  return BuildInWorkers(ctx, jobs, "arrow_mbc private and shared", &timings.libraries);
+}
 
+// One seed's private library and its MBC clustering.
+struct Clustering {
+  std::vector<Expert> priv;  // one per held-in task
+  std::vector<uint64_t> priv_seeds;
+  cluster::MbcResult mbc;
+  std::vector<std::vector<const LabTask*>> members;  // per cluster (may be empty)
+  std::vector<int> expert_cluster;  // held-in task -> its MBC expert's index
+};
+
+absl::StatusOr<Clustering> ClusterPrivateLibrary(const Setup& s, int seed, Timings& timings) {
+  Clustering c;
+  for (const LabTask* t : s.sel.held_in) {
+    LIBRA_ASSIGN_OR_RETURN(uint64_t task_seed, TaskExpertSeed(seed, *t));
+    LIBRA_ASSIGN_OR_RETURN(Expert e, s.lab->CachedLora({t}, task_seed));
+    c.priv.push_back(std::move(e));
+    c.priv_seeds.push_back(task_seed);
+  }
   auto start = std::chrono::steady_clock::now();
-  std::map<std::string, double> base_score;
-  std::map<std::string, nn::EvalResult> base_greedy;  // held-out tasks
-  for (const LabTask* t : all) {
-    LIBRA_ASSIGN_OR_RETURN(TaskScore s, lab->Score(*t));
-    base_score[t->name] = s.token_accuracy;
-    if (t->held_out) {
-      LIBRA_ASSIGN_OR_RETURN(base_greedy[t->name],
-                             GreedyScores(*lab, *t, paper.diagnostic_examples));
+  std::vector<std::vector<float>> vectors;
+  for (const Expert& e : c.priv) vectors.push_back(Flatten(e));
+  cluster::MbcOptions options;
+  options.k = s.paper.mbc_clusters;
+  options.sparsity_quantile = s.paper.mbc_quantile;
+  options.seed = static_cast<uint64_t>(seed);
+  LIBRA_ASSIGN_OR_RETURN(c.mbc, cluster::ClusterExperts(vectors, options));
+  timings.mbc += Seconds(start);
+  c.members.resize(s.paper.mbc_clusters);
+  for (size_t i = 0; i < s.sel.held_in.size(); ++i) {
+    c.members[c.mbc.assignment[i]].push_back(s.sel.held_in[i]);
+  }
+  c.expert_cluster.resize(s.sel.held_in.size());
+  int expert = 0;
+  for (const auto& members : c.members) {
+    if (members.empty()) continue;
+    for (const LabTask* t : members) {
+      c.expert_cluster[std::find(s.sel.held_in.begin(), s.sel.held_in.end(), t) -
+                       s.sel.held_in.begin()] = expert;
+    }
+    ++expert;
+  }
+  return c;
+}
+
+// One LoRA per non-empty cluster on the union of its tasks, for
+// expert_steps x (tasks in the cluster) steps: a second round of workers,
+// since the clusters come from the first round's experts.
+absl::Status TrainMbcExperts(const RunContext& ctx, const Setup& s,
+                             const std::map<int, Clustering>& clusterings, Timings& timings) {
+  std::vector<ArtifactJob> jobs;
+  for (const auto& [seed, c] : clusterings) {
+    for (size_t k = 0; k < c.members.size(); ++k) {
+      if (c.members[k].empty()) continue;
+      LIBRA_ASSIGN_OR_RETURN(uint64_t cluster_seed, ExpertSeed(ExpertRole::kCluster, seed, k));
+      jobs.push_back(LabLoraJob(*s.lab, c.members[k], cluster_seed,
+                                s.config.expert_steps * static_cast<int64_t>(c.members[k].size())));
     }
   }
-  double eval_seconds = Seconds(start), mbc_seconds = 0, diag_seconds = 0;
+  return BuildInWorkers(ctx, jobs, "arrow_mbc MBC", &timings.mbc_experts);
+}
 
-  std::vector<std::string> layers;  // module names routed (for per-layer diagnostics)
-  std::vector<std::vector<std::string>> cluster_rows;
-  std::vector<std::vector<std::string>> similarity_rows;
-  nlohmann::json similarity_matrix = nlohmann::json::array();
-  nlohmann::json similarity_labels = nlohmann::json::array();
-  Progress progress("arrow_mbc", static_cast<int>(ctx.seeds.size()) * 4);
+absl::StatusOr<std::map<int, Clustering>> BuildLibraries(const RunContext& ctx, const Setup& s,
+                                                         Timings& timings) {
+  LIBRA_RETURN_IF_ERROR(TrainPrivateAndShared(ctx, s, timings));
+  std::map<int, Clustering> clusterings;
   for (int seed : ctx.seeds) {
-    Scoreboard board(results, seed);
-    for (const LabTask* t : all) {
-      board.Add("base", *t, base_score.at(t->name));
-      if (t->held_out) {
-        board.Add("base/em", *t, base_greedy.at(t->name).exact_match);
-        board.Add("base/rouge_l", *t, base_greedy.at(t->name).rouge_l);
-      }
-    }
+    LIBRA_ASSIGN_OR_RETURN(clusterings[seed], ClusterPrivateLibrary(s, seed, timings));
+  }
+  LIBRA_RETURN_IF_ERROR(TrainMbcExperts(ctx, s, clusterings, timings));
+  return clusterings;
+}
 
-    // Private library.
-    std::vector<Expert> priv;
-    for (const LabTask* t : sel.held_in) {
-      LIBRA_ASSIGN_OR_RETURN(Expert e, lab->CachedLora({t}, PrivateSeed(seed, *t)));
-      priv.push_back(std::move(e));
-    }
-    progress.Advance(absl::StrCat("seed ", seed, " private library"));
+// The base model on every task (one base serves every seed).
+struct BaseScores {
+  std::map<std::string, double> token;          // task -> token accuracy
+  std::map<std::string, nn::EvalResult> greedy;  // held-out task -> greedy decoding
+};
 
-    // MBC clustering of the private experts.
-    start = std::chrono::steady_clock::now();
-    std::vector<std::vector<float>> vectors;
-    for (const Expert& e : priv) vectors.push_back(Flatten(e));
-    cluster::MbcOptions mbc;
-    mbc.k = paper.mbc_clusters;
-    mbc.sparsity_quantile = paper.mbc_quantile;
-    mbc.seed = static_cast<uint64_t>(seed);
-    LIBRA_ASSIGN_OR_RETURN(cluster::MbcResult clusters, cluster::ClusterExperts(vectors, mbc));
-    mbc_seconds += Seconds(start);
-    std::vector<std::vector<const LabTask*>> members(paper.mbc_clusters);
-    for (size_t i = 0; i < sel.held_in.size(); ++i) {
-      members[clusters.assignment[i]].push_back(sel.held_in[i]);
+absl::StatusOr<BaseScores> ScoreBase(const Setup& s, Timings& timings) {
+  auto start = std::chrono::steady_clock::now();
+  BaseScores base;
+  for (const LabTask* t : s.all) {
+    LIBRA_ASSIGN_OR_RETURN(TaskScore score, s.lab->Score(*t));
+    base.token[t->name] = score.token_accuracy;
+    if (t->held_out) {
+      LIBRA_ASSIGN_OR_RETURN(base.greedy[t->name],
+                             GreedyScores(*s.lab, *t, s.paper.diagnostic_examples));
     }
-    // Cluster purity: share of experts whose cluster's majority family is theirs.
-    int pure = 0;
-    for (const auto& m : members) {
-      std::map<std::string, int> count;
-      for (const LabTask* t : m) ++count[t->family];
-      int best = 0;
-      for (const auto& [f, c] : count) best = std::max(best, c);
-      pure += best;
-    }
-    results.AddValue("mbc/family_purity", seed, static_cast<double>(pure) / sel.held_in.size());
-    std::vector<Expert> mbc_experts;
-    std::vector<int> expert_cluster(sel.held_in.size());
-    for (int c = 0; c < paper.mbc_clusters; ++c) {
-      if (members[c].empty()) continue;
-      std::vector<std::string> names;
-      for (const LabTask* t : members[c]) {
-        names.push_back(t->name);
-        expert_cluster[std::find(sel.held_in.begin(), sel.held_in.end(), t) - sel.held_in.begin()] =
-            static_cast<int>(mbc_experts.size());
-      }
-      if (seed == ctx.seeds.front()) {
-        cluster_rows.push_back({absl::StrCat(seed), absl::StrCat(c), absl::StrJoin(names, ", ")});
-      }
-      LIBRA_ASSIGN_OR_RETURN(
-          Expert e, lab->CachedLora(members[c], static_cast<uint64_t>(seed) * 1000 + 500 + c,
-                                    config.expert_steps * static_cast<int64_t>(members[c].size())));
-      mbc_experts.push_back(std::move(e));
-    }
-    if (seed == ctx.seeds.front()) {
-      for (size_t i = 0; i < sel.held_in.size(); ++i) {
-        std::vector<std::string> row = {sel.held_in[i]->name};
-        nlohmann::json values = nlohmann::json::array();
-        for (size_t j = 0; j < sel.held_in.size(); ++j) {
-          const double sim =
-              clusters.similarity.at(static_cast<int64_t>(i * sel.held_in.size() + j));
-          row.push_back(absl::StrFormat("%.2f", sim));
-          values.push_back(sim);
-        }
-        similarity_rows.push_back(std::move(row));
-        similarity_matrix.push_back(std::move(values));
-        similarity_labels.push_back(
-            absl::StrCat(sel.held_in[i]->name, " [cluster ", expert_cluster[i], "]"));
-      }
-    }
-    progress.Advance(absl::StrCat("seed ", seed, " MBC library"));
+  }
+  timings.eval += Seconds(start);
+  return base;
+}
 
-    // Shared multi-task LoRA, the private library's total budget.
+// A seed's MBC library and shared LoRA (from the cache), with the cluster
+// purity: the share of experts whose cluster's majority family is theirs.
+struct SeedLibraries {
+  std::vector<Expert> mbc;
+  Expert shared;
+};
+
+absl::StatusOr<SeedLibraries> LoadSeedLibraries(const Setup& s, int seed, const Clustering& c,
+                                                Results& results) {
+  SeedLibraries libs;
+  int pure = 0;
+  for (size_t k = 0; k < c.members.size(); ++k) {
+    std::map<std::string, int> count;
+    for (const LabTask* t : c.members[k]) ++count[t->family];
+    int best = 0;
+    for (const auto& [family, n] : count) best = std::max(best, n);
+    pure += best;
+    if (c.members[k].empty()) continue;
+    LIBRA_ASSIGN_OR_RETURN(uint64_t cluster_seed, ExpertSeed(ExpertRole::kCluster, seed, k));
     LIBRA_ASSIGN_OR_RETURN(
-        Expert shared,
-        lab->CachedLora(sel.held_in, SharedSeed(seed),
-                        config.expert_steps * static_cast<int64_t>(sel.held_in.size())));
-    progress.Advance(absl::StrCat("seed ", seed, " shared"));
+        Expert e, s.lab->CachedLora(c.members[k], cluster_seed,
+                                    s.config.expert_steps * static_cast<int64_t>(c.members[k].size())));
+    libs.mbc.push_back(std::move(e));
+  }
+  results.AddValue("mbc/family_purity", seed, static_cast<double>(pure) / s.sel.held_in.size());
+  LIBRA_ASSIGN_OR_RETURN(uint64_t shared_seed, ExpertSeed(ExpertRole::kShared, seed, 0));
+  LIBRA_ASSIGN_OR_RETURN(libs.shared, s.lab->CachedLora(s.sel.held_in, shared_seed, s.SharedSteps()));
+  return libs;
+}
 
-    // Evaluation.
-    start = std::chrono::steady_clock::now();
-    auto score_all = [&](const std::string& condition, bool held_in_too) -> absl::Status {
-      for (const LabTask* t : all) {
-        if (!t->held_out && !held_in_too) continue;
-        LIBRA_ASSIGN_OR_RETURN(TaskScore s, lab->Score(*t));
-        board.Add(condition, *t, s.token_accuracy);
-        if (t->held_out) {
-          LIBRA_ASSIGN_OR_RETURN(nn::EvalResult g,
-                                 GreedyScores(*lab, *t, paper.diagnostic_examples));
-          board.Add(condition + "/em", *t, g.exact_match);
-          board.Add(condition + "/rouge_l", *t, g.rouge_l);
-        }
-      }
-      nn::DetachAdapters(model);
-      return absl::OkStatus();
-    };
-    LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, shared, false));
-    LIBRA_RETURN_IF_ERROR(score_all("shared", true));
-    for (size_t i = 0; i < sel.held_in.size(); ++i) {  // oracle: the task's own expert
-      LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, priv[i], false));
-      LIBRA_ASSIGN_OR_RETURN(TaskScore s, lab->Score(*sel.held_in[i]));
-      board.Add("oracle", *sel.held_in[i], s.token_accuracy);
-      nn::DetachAdapters(model);
+// Token accuracy of the attached adapters on the tasks (held-out only unless
+// `held_in_too`), with greedy exact match and ROUGE-L on held-out tasks;
+// detaches the adapters.
+absl::Status ScoreCondition(const Setup& s, const std::string& condition, bool held_in_too,
+                            Scoreboard& board) {
+  for (const LabTask* t : s.all) {
+    if (!t->held_out && !held_in_too) continue;
+    LIBRA_ASSIGN_OR_RETURN(TaskScore score, s.lab->Score(*t));
+    board.Add(condition, *t, score.token_accuracy);
+    if (t->held_out) {
+      LIBRA_ASSIGN_OR_RETURN(nn::EvalResult g, GreedyScores(*s.lab, *t, s.paper.diagnostic_examples));
+      board.Add(condition + "/em", *t, g.exact_match);
+      board.Add(condition + "/rouge_l", *t, g.rouge_l);
     }
-    struct Library {
-      std::string name;
-      const std::vector<Expert>* experts;
-    };
-    for (const Library& library : {Library{"private", &priv}, Library{"mbc", &mbc_experts}}) {
-      const bool is_private = library.name == "private";
-      LIBRA_RETURN_IF_ERROR(
-          nn::AttachMerge(model, *library.experts, "uniform", {}, merge::LoraMode::kDelta));
-      LIBRA_RETURN_IF_ERROR(score_all(library.name + "_uniform", true));
-      if (is_private) {
-        LIBRA_RETURN_IF_ERROR(
-            nn::AttachMerge(model, *library.experts, "uniform", {}, merge::LoraMode::kAb));
-        LIBRA_RETURN_IF_ERROR(score_all(library.name + "_uniform_ab", false));
-        merge::MergeArguments ties;
-        ties.scalars["density"] = paper.ties_density;
-        LIBRA_RETURN_IF_ERROR(
-            nn::AttachMerge(model, *library.experts, "ties", ties, merge::LoraMode::kDelta));
-        LIBRA_RETURN_IF_ERROR(score_all(library.name + "_ties", false));
-      }
-      // Prototypes once per library; every Arrow variant reuses them.
-      LIBRA_ASSIGN_OR_RETURN(nn::PrototypeMap prototypes,
-                             nn::ComputeArrowPrototypes(*library.experts));
-      for (int k : {1, 2, 4}) {
-        if (!is_private && k != 4 && k != 1) continue;
-        nn::ArrowOptions options;
-        options.top_k = k;
-        LIBRA_RETURN_IF_ERROR(nn::AttachArrow(model, *library.experts, prototypes, options,
-                                              MixingMode::kOutput)
-                                  .status());
-        LIBRA_RETURN_IF_ERROR(score_all(absl::StrCat(library.name, "_arrow_k", k), k == 4));
-      }
-      if (is_private) {
-        nn::ArrowOptions options;
-        options.top_k = 4;
-        LIBRA_RETURN_IF_ERROR(nn::AttachArrow(model, *library.experts, prototypes, options,
-                                              MixingMode::kParameter)
-                                  .status());
-        LIBRA_RETURN_IF_ERROR(score_all("private_arrow_k4_param", false));
-      }
+  }
+  nn::DetachAdapters(s.lab->model());
+  return absl::OkStatus();
+}
+
+// A library's reuse conditions: uniform merge (and, for the private
+// library, the A-and-B merge and TIES), Arrow k = 1, 2, 4 (the MBC library:
+// k = 1 and 4) with output mixing, and k = 4 with parameter mixing (private).
+absl::Status ScoreLibrary(const Setup& s, const std::string& name, const std::vector<Expert>& experts,
+                          Scoreboard& board) {
+  nn::CausalLMImpl& model = s.lab->model();
+  const bool is_private = name == "private";
+  LIBRA_RETURN_IF_ERROR(nn::AttachMerge(model, experts, "uniform", {}, merge::LoraMode::kDelta));
+  LIBRA_RETURN_IF_ERROR(ScoreCondition(s, name + "_uniform", true, board));
+  if (is_private) {
+    LIBRA_RETURN_IF_ERROR(nn::AttachMerge(model, experts, "uniform", {}, merge::LoraMode::kAb));
+    LIBRA_RETURN_IF_ERROR(ScoreCondition(s, name + "_uniform_ab", false, board));
+    merge::MergeArguments ties;
+    ties.scalars["density"] = s.paper.ties_density;
+    LIBRA_RETURN_IF_ERROR(nn::AttachMerge(model, experts, "ties", ties, merge::LoraMode::kDelta));
+    LIBRA_RETURN_IF_ERROR(ScoreCondition(s, name + "_ties", false, board));
+  }
+  // Prototypes once per library; every Arrow variant reuses them.
+  LIBRA_ASSIGN_OR_RETURN(nn::PrototypeMap prototypes, nn::ComputeArrowPrototypes(experts));
+  for (int k : {1, 2, 4}) {
+    if (!is_private && k == 2) continue;
+    nn::ArrowOptions options;
+    options.top_k = k;
+    LIBRA_RETURN_IF_ERROR(
+        nn::AttachArrow(model, experts, prototypes, options, MixingMode::kOutput).status());
+    LIBRA_RETURN_IF_ERROR(ScoreCondition(s, absl::StrCat(name, "_arrow_k", k), k == 4, board));
+  }
+  if (is_private) {
+    nn::ArrowOptions options;
+    options.top_k = 4;
+    LIBRA_RETURN_IF_ERROR(
+        nn::AttachArrow(model, experts, prototypes, options, MixingMode::kParameter).status());
+    LIBRA_RETURN_IF_ERROR(ScoreCondition(s, "private_arrow_k4_param", false, board));
+  }
+  return absl::OkStatus();
+}
+
+// Every condition of one seed: the base, the shared LoRA, the oracle (each
+// held-in task's own expert) and both libraries.
+absl::Status ScoreConditions(const Setup& s, const BaseScores& base, const Clustering& c,
+                             const SeedLibraries& libs, Scoreboard& board, Timings& timings) {
+  auto start = std::chrono::steady_clock::now();
+  for (const LabTask* t : s.all) {
+    board.Add("base", *t, base.token.at(t->name));
+    if (t->held_out) {
+      board.Add("base/em", *t, base.greedy.at(t->name).exact_match);
+      board.Add("base/rouge_l", *t, base.greedy.at(t->name).rouge_l);
     }
-    eval_seconds += Seconds(start);
+  }
+  nn::CausalLMImpl& model = s.lab->model();
+  LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, libs.shared, false));
+  LIBRA_RETURN_IF_ERROR(ScoreCondition(s, "shared", true, board));
+  for (size_t i = 0; i < s.sel.held_in.size(); ++i) {
+    LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, c.priv[i], false));
+    LIBRA_ASSIGN_OR_RETURN(TaskScore score, s.lab->Score(*s.sel.held_in[i]));
+    board.Add("oracle", *s.sel.held_in[i], score.token_accuracy);
+    nn::DetachAdapters(model);
+  }
+  LIBRA_RETURN_IF_ERROR(ScoreLibrary(s, "private", c.priv, board));
+  LIBRA_RETURN_IF_ERROR(ScoreLibrary(s, "mbc", libs.mbc, board));
+  timings.eval += Seconds(start);
+  return absl::OkStatus();
+}
+
+// Routing of the private library on held-out sources (Arrow k = 4), per task
+// and layer, against chance; and how much of each prototype lies in the span
+// of its A's initial rows, against a random direction.
+absl::Status DiagnoseSeed(const Setup& s, int seed, const Clustering& c, Timings& timings,
+                          Results& results) {
+  auto start = std::chrono::steady_clock::now();
+  nn::CausalLMImpl& model = s.lab->model();
+  LIBRA_ASSIGN_OR_RETURN(RoutingDiagnostics d,
+                         DiagnoseRouting(model, s.sel, c.priv, s.paper.diagnostic_examples));
+  for (const auto& [task, by_module] : d.entropy) {
+    for (const auto& [module, h] : by_module) {
+      results.AddValue(absl::StrCat("diag/", task, "/", module, "/entropy"), seed, h);
+      results.AddValue(absl::StrCat("diag/", task, "/", module, "/related_top"), seed,
+                       d.related_top.at(task).at(module));
+    }
+  }
+  const double held_out = static_cast<double>(s.sel.held_out.size());
+  for (const std::string& module : d.layers) {
+    double h = 0, r = 0;
+    for (const LabTask* t : s.sel.held_out) {
+      h += d.entropy.at(t->name).at(module) / held_out;
+      r += d.related_top.at(t->name).at(module) / held_out;
+    }
+    results.AddValue(absl::StrCat("diag/layer/", module, "/entropy"), seed, h);
+    results.AddValue(absl::StrCat("diag/layer/", module, "/related_top"), seed, r);
+  }
+  results.AddValue("diag/related_top", seed, d.related_top_mean);
+  double chance = 0;  // the related experts' share of the library
+  for (const LabTask* t : s.sel.held_out) {
+    int related = 0;
+    for (const LabTask* h : s.sel.held_in) {
+      related += std::count(t->related.begin(), t->related.end(), h->name) > 0;
+    }
+    chance += static_cast<double>(related) / s.sel.held_in.size() / held_out;
+  }
+  results.AddValue("diag/related_top_chance", seed, chance);
+  LIBRA_ASSIGN_OR_RETURN(std::vector<double> shares,
+                         InitSpanShares(model, s.config, c.priv, c.priv_seeds));
+  double mean = 0;
+  for (size_t i = 0; i < shares.size(); ++i) {
+    results.AddValue(absl::StrCat("diag/init_span/", s.sel.held_in[i]->name), seed, shares[i]);
+    mean += shares[i] / shares.size();
+  }
+  results.AddValue("diag/init_span", seed, mean);
+  const int64_t in = model.Linears()[0].second->options.in_features();
+  results.AddValue("diag/init_span_random", seed, static_cast<double>(s.config.rank) / in);
+  timings.diagnostics += Seconds(start);
+  return absl::OkStatus();
+}
+
+absl::Status ScoreSeeds(const RunContext& ctx, const Setup& s, const BaseScores& base,
+                        const std::map<int, Clustering>& clusterings, Timings& timings,
+                        Results& results) {
+  Progress progress("arrow_mbc", static_cast<int>(ctx.seeds.size()) * 3);
+  for (int seed : ctx.seeds) {
+    const Clustering& c = clusterings.at(seed);
+    LIBRA_ASSIGN_OR_RETURN(SeedLibraries libs, LoadSeedLibraries(s, seed, c, results));
+    progress.Advance(absl::StrCat("seed ", seed, " libraries"));
+    Scoreboard board(results, seed);
+    LIBRA_RETURN_IF_ERROR(ScoreConditions(s, base, c, libs, board, timings));
     progress.Advance(absl::StrCat("seed ", seed, " evaluation"));
-
-    // Diagnostics: routing of the private library on held-out sources.
-    start = std::chrono::steady_clock::now();
-    {
-      LIBRA_ASSIGN_OR_RETURN(RoutingDiagnostics d,
-                             DiagnoseRouting(model, sel, priv, paper.diagnostic_examples));
-      layers = d.layers;
-      for (const auto& [task, by_module] : d.entropy) {
-        for (const auto& [module, h] : by_module) {
-          results.AddValue(absl::StrCat("diag/", task, "/", module, "/entropy"), seed, h);
-          results.AddValue(absl::StrCat("diag/", task, "/", module, "/related_top"), seed,
-                           d.related_top.at(task).at(module));
-        }
-      }
-      for (const std::string& module : layers) {
-        double h = 0, r = 0;
-        for (const LabTask* t : sel.held_out) {
-          h += d.entropy.at(t->name).at(module) / sel.held_out.size();
-          r += d.related_top.at(t->name).at(module) / sel.held_out.size();
-        }
-        results.AddValue(absl::StrCat("diag/layer/", module, "/entropy"), seed, h);
-        results.AddValue(absl::StrCat("diag/layer/", module, "/related_top"), seed, r);
-      }
-      results.AddValue("diag/related_top", seed, d.related_top_mean);
-      // Chance level of related_top: the related experts' share of the library.
-      double chance = 0;
-      for (const LabTask* t : sel.held_out) {
-        int related = 0;
-        for (const LabTask* h : sel.held_in) {
-          related += std::count(t->related.begin(), t->related.end(), h->name) > 0;
-        }
-        chance += static_cast<double>(related) / sel.held_in.size() / sel.held_out.size();
-      }
-      results.AddValue("diag/related_top_chance", seed, chance);
-
-      std::vector<uint64_t> seeds;
-      for (const LabTask* t : sel.held_in) seeds.push_back(static_cast<uint64_t>(seed) * 1000 + t->index);
-      LIBRA_ASSIGN_OR_RETURN(std::vector<double> shares, InitSpanShares(model, config, priv, seeds));
-      double mean = 0;
-      for (size_t i = 0; i < shares.size(); ++i) {
-        results.AddValue(absl::StrCat("diag/init_span/", sel.held_in[i]->name), seed, shares[i]);
-        mean += shares[i] / shares.size();
-      }
-      results.AddValue("diag/init_span", seed, mean);
-      const int64_t in = model.Linears()[0].second->options.in_features();
-      results.AddValue("diag/init_span_random", seed, static_cast<double>(config.rank) / in);
-    }
-    diag_seconds += Seconds(start);
+    LIBRA_RETURN_IF_ERROR(DiagnoseSeed(s, seed, c, timings, results));
     board.Flush();
-
+    progress.Advance(absl::StrCat("seed ", seed, " diagnostics"));
     if (seed == ctx.seeds.front()) {
-      LIBRA_RETURN_IF_ERROR(WriteDemoBundle(*lab, ctx.out_dir, sel.held_in, priv));
+      LIBRA_RETURN_IF_ERROR(WriteDemoBundle(*s.lab, ctx.out_dir, s.sel.held_in, c.priv));
     }
   }
   progress.Finish();
+  return absl::OkStatus();
+}
 
-  // Opt-in ablation (LIBRA_ARROW_MBC_A_DECAY=<decay>, or full scale with 10).
+// Opt-in ablation ($LIBRA_ARROW_MBC_A_DECAY=<decay>, or full scale with 10).
+absl::Status RunAblation(const RunContext& ctx, const Setup& s, Results& results) {
   double decay = ctx.quick() ? 0.0 : 10.0;
   if (const char* env = std::getenv("LIBRA_ARROW_MBC_A_DECAY"); env != nullptr && *env) {
     decay = std::atof(env);
   }
-  if (decay > 0) {
-    start = std::chrono::steady_clock::now();
-    LIBRA_RETURN_IF_ERROR(RunWeightDecayAblation(ctx, config, sel, decay, results));
-    results.AddNote(absl::StrFormat(
-        "Ablation (a training choice of the library, not the method): the private library "
-        "retrained with decoupled weight decay %g on LoRA A (metrics ablation_a_decay/*), %.0f s.",
-        decay, Seconds(start)));
-  }
+  if (decay <= 0) return absl::OkStatus();
+  auto start = std::chrono::steady_clock::now();
+  LIBRA_RETURN_IF_ERROR(RunWeightDecayAblation(ctx, s.config, s.sel, decay, results));
+  results.AddNote(absl::StrFormat(
+      "Ablation (a training choice of the library, not the method): the private library "
+      "retrained with decoupled weight decay %g on LoRA A (metrics ablation_a_decay/*), %.0f s.",
+      decay, Seconds(start)));
+  return absl::OkStatus();
+}
 
-  // Report.
+// The first seed's clusters and the private experts' MBC similarity.
+void AddClusterTables(const RunContext& ctx, const Setup& s, const Clustering& c, Results& results) {
+  const int seed = ctx.seeds.front();
+  const size_t n = s.sel.held_in.size();
+  std::vector<std::vector<std::string>> cluster_rows, similarity_rows;
+  for (size_t k = 0; k < c.members.size(); ++k) {
+    if (c.members[k].empty()) continue;
+    std::vector<std::string> names;
+    for (const LabTask* t : c.members[k]) names.push_back(t->name);
+    cluster_rows.push_back({absl::StrCat(seed), absl::StrCat(k), absl::StrJoin(names, ", ")});
+  }
+  nlohmann::json matrix = nlohmann::json::array(), labels = nlohmann::json::array();
+  std::vector<std::string> columns = {"expert"};
+  for (size_t i = 0; i < n; ++i) {
+    columns.push_back(s.sel.held_in[i]->name);
+    std::vector<std::string> row = {s.sel.held_in[i]->name};
+    nlohmann::json values = nlohmann::json::array();
+    for (size_t j = 0; j < n; ++j) {
+      const double sim = c.mbc.similarity.at(static_cast<int64_t>(i * n + j));
+      row.push_back(absl::StrFormat("%.2f", sim));
+      values.push_back(sim);
+    }
+    similarity_rows.push_back(std::move(row));
+    matrix.push_back(std::move(values));
+    labels.push_back(absl::StrCat(s.sel.held_in[i]->name, " [cluster ", c.expert_cluster[i], "]"));
+  }
+  results.AddTable("MBC clusters (first seed)", {"seed", "cluster", "tasks"}, cluster_rows);
+  results.AddTable("MBC cosine similarity of the private experts (first seed)", columns,
+                   similarity_rows);
+  results.AddPlot({{"id", "mbc_similarity"},
+                   {"kind", "heatmap"},
+                   {"title", "MBC: cosine similarity of the private experts, with their "
+                             "clusters (first seed)"},
+                   {"matrix", matrix},
+                   {"row_labels", labels},
+                   {"col_labels", labels},
+                   {"vmin", -1},
+                   {"vmax", 1},
+                   {"cmap", "RdBu_r"},
+                   {"annotate", true}});
+}
+
+void AddTimingTable(const Setup& s, const Timings& t, Results& results) {
+  const Lab& lab = *s.lab;
+  results.AddTable(
+      "Timings (this run)", {"stage", "time"},
+      {{"base model", absl::StrFormat("%.1f s (%s)", lab.base_seconds(),
+                                      lab.base_from_cache() ? "loaded" : "pretrained")},
+       {"LoRA training in this process", absl::StrFormat("%.1f s, %lld steps", lab.train_seconds(),
+                                                         static_cast<long long>(lab.train_steps()))},
+       {absl::StrCat("LoRA training in ", t.libraries.workers, " worker processes"),
+        absl::StrFormat("%.1f s wall, %d experts (private and shared)", t.libraries.seconds,
+                        t.libraries.built)},
+       {absl::StrCat("MBC LoRA training in ", t.mbc_experts.workers, " worker processes"),
+        absl::StrFormat("%.1f s wall, %d experts", t.mbc_experts.seconds, t.mbc_experts.built)},
+       {"MBC clustering", absl::StrFormat("%.2f s", t.mbc)},
+       {"evaluation", absl::StrFormat("%.1f s", t.eval)},
+       {"diagnostics", absl::StrFormat("%.1f s", t.diagnostics)}});
+  results.AddStageTime(lab.base_from_cache() ? "base model (reused)" : "base model (pretrained)",
+                       lab.base_seconds());
+  results.AddStageTime("expert training",
+                       t.libraries.seconds + t.mbc_experts.seconds + lab.train_seconds());
+}
+
+void DescribeRun(const Setup& s, Results& results) {
+  const LabConfig& config = s.config;
+  const PaperConfig& paper = s.paper;
   std::vector<std::string> in_names, out_names;
-  for (const LabTask* t : sel.held_in) in_names.push_back(t->name);
-  for (const LabTask* t : sel.held_out) out_names.push_back(t->name);
+  for (const LabTask* t : s.sel.held_in) in_names.push_back(t->name);
+  for (const LabTask* t : s.sel.held_out) out_names.push_back(t->name);
   results.SetSetup(absl::StrFormat(
       "Testbed laboratory (papers/lab/testbed_lab.h), base: %s; LoRA rank %lld (alpha %.0f) on %s, %lld steps per task, batch %lld, "
       "lr %g, A weight decay %g. Held-in tasks (%d): %s. Held-out tasks (%d): %s.%s "
@@ -656,48 +784,19 @@ absl::Status Run(const RunContext& ctx, Results& results) {
       "mixing unless marked param. Score: teacher-forced token accuracy on %d test examples per "
       "task (the claims' metric); on held-out tasks also exact match and ROUGE-L of greedy "
       "decoding on the first %d test examples (<condition>/em, <condition>/rouge_l).",
-      lab->DescribeBase(),
-      static_cast<long long>(config.rank), config.alpha, absl::StrJoin(config.targets, ", "),
-      static_cast<long long>(config.expert_steps), static_cast<long long>(config.expert_batch),
-      config.expert_lr, config.lora_a_weight_decay, static_cast<int>(in_names.size()),
-      absl::StrJoin(in_names, ", "), static_cast<int>(out_names.size()),
-      absl::StrJoin(out_names, ", "),
+      s.lab->DescribeBase(), static_cast<long long>(config.rank), config.alpha,
+      absl::StrJoin(config.targets, ", "), static_cast<long long>(config.expert_steps),
+      static_cast<long long>(config.expert_batch), config.expert_lr, config.lora_a_weight_decay,
+      static_cast<int>(in_names.size()), absl::StrJoin(in_names, ", "),
+      static_cast<int>(out_names.size()), absl::StrJoin(out_names, ", "),
       paper.held_in_per_family > 0
           ? absl::StrFormat(" Quick scale subsamples tasks: %d held-out and %d held-in per family "
                             "(the held-out tasks' related tasks first).",
                             paper.held_out_per_family, paper.held_in_per_family)
           : "",
       paper.mbc_quantile, paper.mbc_clusters, static_cast<long long>(config.expert_steps),
-      static_cast<long long>(config.expert_steps * in_names.size()), paper.ties_density,
-      config.test_per_task, paper.diagnostic_examples));
-  results.AddTable("MBC clusters (first seed)", {"seed", "cluster", "tasks"}, cluster_rows);
-  std::vector<std::string> sim_columns = {"expert"};
-  sim_columns.insert(sim_columns.end(), in_names.begin(), in_names.end());
-  results.AddTable("MBC cosine similarity of the private experts (first seed)", sim_columns,
-                   similarity_rows);
-  results.AddPlot({{"id", "mbc_similarity"},
-                   {"kind", "heatmap"},
-                   {"title", "MBC: cosine similarity of the private experts, with their "
-                             "clusters (first seed)"},
-                   {"matrix", similarity_matrix},
-                   {"row_labels", similarity_labels},
-                   {"col_labels", similarity_labels},
-                   {"vmin", -1},
-                   {"vmax", 1},
-                   {"cmap", "RdBu_r"},
-                   {"annotate", true}});
-  results.AddTable("Timings (this run)", {"stage", "time"},
-                   {{"base model", absl::StrFormat("%.1f s (%s)", lab->base_seconds(),
-                                                   lab->base_from_cache() ? "loaded" : "pretrained")},
-                    {"LoRA training", absl::StrFormat("%.1f s, %lld steps", lab->train_seconds(),
-                                                      static_cast<long long>(lab->train_steps()))},
-                    {absl::StrCat("LoRA training in ", workers.workers, " worker processes"),
-                     absl::StrFormat("%.1f s wall, %d experts (private and shared)",
-                                     workers.seconds, workers.trained)},
-                    {"MBC clustering", absl::StrFormat("%.2f s", mbc_seconds)},
-                    {"evaluation", absl::StrFormat("%.1f s", eval_seconds)},
-                    {"diagnostics", absl::StrFormat("%.1f s", diag_seconds)}});
-
+      static_cast<long long>(s.SharedSteps()), paper.ties_density, config.test_per_task,
+      paper.diagnostic_examples));
   const std::vector<std::pair<std::string, std::string>> conditions = {
       {"base", "base model"},
       {"shared", "shared multi-task LoRA"},
@@ -724,63 +823,36 @@ absl::Status Run(const RunContext& ctx, Results& results) {
                          "share of a private prototype in the span of its A's initial rows");
   results.DescribeMetric("diag/init_span_random", "the same for a random direction (r / in)");
   results.DescribeMetric("mbc/family_purity", "share of experts in a cluster of their family's majority");
+}
 
-  // Known failures: measured at quick scale over seeds 1-3 after a real
-  // attempt (README.md gives the numbers and the diagnostics behind them).
-  const std::map<std::string, KnownFailure> known = {
-      {"mbc_uniform_at_least_private",
-       {kMbcSpreadReason,
-        "MBC uniform 0.199 +- 0.081 vs private uniform 0.123 +- 0.007: ahead by 0.076 but "
-        "inconclusive (quick scale, seeds 1-3)"}},
-      {"mbc_arrow_at_least_private",
-       {kMbcSpreadReason,
-        "MBC Arrow k=4 0.225 +- 0.078 vs private Arrow k=4 0.238 +- 0.069: inconclusive "
-        "(quick scale, seeds 1-3)"}},
-      {"mbc_arrow_matches_shared",
-       {kMbcSpreadReason,
-        "MBC Arrow k=4 0.225 +- 0.078 vs shared 0.253 +- 0.035 (0.02 allowed): inconclusive "
-        "(quick scale, seeds 1-3)"}}};
-  // Known failures were measured at quick scale; a full-scale run is judged afresh.
-  const bool quick = ctx.quick();
-  auto claim = [&known, quick](std::string id, std::string statement, std::string a, std::string b,
-                               Direction d, double margin) {
-    Claim c;
-    if (auto it = known.find(id); quick && it != known.end()) {
-      c.known_failure = true;
-      c.failure = it->second;
-    }
-    c.id = std::move(id);
-    c.statement = std::move(statement);
-    c.a = Quantity::Metric(std::move(a));
-    c.b = Quantity::Metric(std::move(b));
-    c.direction = d;
-    c.margin = margin;
-    return c;
+// The paper's claims. Whether one is a known failure, and why, is recorded
+// in expectations.json with the numbers it was measured at.
+void JudgeClaims(Results& results) {
+  auto claim = [&results](std::string id, std::string statement, std::string a, std::string b,
+                          Direction d, double margin) {
+    results.AddClaim(Claim{std::move(id), std::move(statement), Quantity::Metric(std::move(a)),
+                           Quantity::Metric(std::move(b)), d, margin});
   };
-  results.AddClaim(claim("uniform_beats_base",
-                         "On held-out tasks, the uniform merge of the private library beats the "
-                         "base model.",
-                         "held_out/private_uniform", "held_out/base", Direction::kGreater, 0.0));
-  results.AddClaim(claim("arrow_beats_uniform",
-                         "On held-out tasks, Arrow routing (k=4) of the private library beats its "
-                         "uniform merge.",
-                         "held_out/private_arrow_k4", "held_out/private_uniform",
-                         Direction::kGreater, 0.0));
-  results.AddClaim(claim("mbc_uniform_at_least_private",
-                         "MBC experts are at least as good as private experts under uniform "
-                         "merging (held-out, within 0.01).",
-                         "held_out/mbc_uniform", "held_out/private_uniform", Direction::kAtLeast,
-                         0.01));
-  results.AddClaim(claim("mbc_arrow_at_least_private",
-                         "MBC experts are at least as good as private experts under Arrow "
-                         "routing (held-out, within 0.01).",
-                         "held_out/mbc_arrow_k4", "held_out/private_arrow_k4", Direction::kAtLeast,
-                         0.01));
-  results.AddClaim(claim("mbc_arrow_matches_shared",
-                         "MBC with Arrow is close to or above the shared multi-task LoRA "
-                         "(held-out, within 0.02).",
-                         "held_out/mbc_arrow_k4", "held_out/shared", Direction::kAtLeast, 0.02));
+  claim("uniform_beats_base",
+        "On held-out tasks, the uniform merge of the private library beats the base model.",
+        "held_out/private_uniform", "held_out/base", Direction::kGreater, 0.0);
+  claim("arrow_beats_uniform",
+        "On held-out tasks, Arrow routing (k=4) of the private library beats its uniform merge.",
+        "held_out/private_arrow_k4", "held_out/private_uniform", Direction::kGreater, 0.0);
+  claim("mbc_uniform_at_least_private",
+        "MBC experts are at least as good as private experts under uniform merging (held-out, "
+        "within 0.01).",
+        "held_out/mbc_uniform", "held_out/private_uniform", Direction::kAtLeast, 0.01);
+  claim("mbc_arrow_at_least_private",
+        "MBC experts are at least as good as private experts under Arrow routing (held-out, "
+        "within 0.01).",
+        "held_out/mbc_arrow_k4", "held_out/private_arrow_k4", Direction::kAtLeast, 0.01);
+  claim("mbc_arrow_matches_shared",
+        "MBC with Arrow is close to or above the shared multi-task LoRA (held-out, within 0.02).",
+        "held_out/mbc_arrow_k4", "held_out/shared", Direction::kAtLeast, 0.02);
+}
 
+void DescribePlots(Results& results) {
   const std::vector<std::string> plotted = {"base",         "shared",           "private_uniform",
                                             "private_ties", "private_arrow_k1", "private_arrow_k4",
                                             "mbc_uniform",  "mbc_arrow_k4"};
@@ -798,6 +870,21 @@ absl::Status Run(const RunContext& ctx, Results& results) {
                    {"categories", {"held-in", "held-out"}},
                    {"size", {10, 4}},
                    {"series", series}});
+}
+
+absl::Status Run(const RunContext& ctx, Results& results) {
+  LIBRA_ASSIGN_OR_RETURN(Setup setup, OpenSetup(ctx, results));
+  Timings timings;
+  using Clusterings = std::map<int, Clustering>;  // seed -> its clustering
+  LIBRA_ASSIGN_OR_RETURN(const Clusterings clusterings, BuildLibraries(ctx, setup, timings));
+  LIBRA_ASSIGN_OR_RETURN(const BaseScores base, ScoreBase(setup, timings));
+  LIBRA_RETURN_IF_ERROR(ScoreSeeds(ctx, setup, base, clusterings, timings, results));
+  LIBRA_RETURN_IF_ERROR(RunAblation(ctx, setup, results));
+  DescribeRun(setup, results);
+  AddClusterTables(ctx, setup, clusterings.at(ctx.seeds.front()), results);
+  AddTimingTable(setup, timings, results);
+  JudgeClaims(results);
+  DescribePlots(results);
   return absl::OkStatus();
 }
 
@@ -807,6 +894,7 @@ absl::Status Run(const RunContext& ctx, Results& results) {
 int main(int argc, char** argv) {
   return libra::papers::ReproduceMain(
       argc, argv,
-      {"arrow_mbc", "Towards Modular LLMs: a library of LoRAs, MBC and Arrow routing",
-       &libra::papers::arrow_mbc::Run});
+      libra::papers::LabPaper("arrow_mbc",
+                              "Towards Modular LLMs: a library of LoRAs, MBC and Arrow routing",
+                              &libra::papers::arrow_mbc::Run));
 }

@@ -2,8 +2,9 @@
 // paired differences and tolerances come from the run; the reasons of known
 // failures the file already had are kept. The file's diff shows what moved.
 //
-//   bazel run //papers/common:record_expectations -- \
+//   bazel run //papers/common:record_expectations --
 //       papers/testbed/expectations.json results/testbed/results.json
+//   (one command line)
 //
 // Relative paths are taken from the workspace under `bazel run`. A claim
 // that does not reproduce and has no reason yet is written with an empty

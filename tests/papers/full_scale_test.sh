@@ -55,13 +55,13 @@ EOF
 }
 
 run_paper sparse_adapters llama
-# Two threads: the experts train in two worker processes (TrainInWorkers);
+# Two threads: the experts train in two worker processes (BuildInWorkers);
 # every number must equal the one-process run's.
 papers/sparse_adapters/reproduce --scale full --base_model "$FIXTURE/llama/base" \
     --data "$FIXTURE/llama/data" --seeds 2 --threads 2 --no_plots --out "$OUT/sparse_workers" \
     --cache_dir "$TEST_TMPDIR/cache_workers" > "$OUT.workers.log" 2>&1 ||
   { cat "$OUT.workers.log"; fail "sparse_adapters with worker processes exited non-zero"; }
-grep -q "training 30 of 30 experts in 2 worker processes" "$OUT.workers.log" ||
+grep -q "building 30 of 30 artifacts in 2 worker processes" "$OUT.workers.log" ||
   { cat "$OUT.workers.log"; fail "no worker processes were started"; }
 /usr/bin/python3 - "$OUT/sparse_adapters/results.json" "$OUT/sparse_workers/results.json" <<'EOF2'
 import json, sys
