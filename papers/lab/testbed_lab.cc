@@ -523,8 +523,9 @@ absl::StatusOr<Expert> Lab::CachedLora(const std::vector<const LabTask*>& tasks,
   return nn::LoadExpert(dir + "/expert.safetensors");
 }
 
-absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts) {
+absl::StatusOr<Expert> UniformMergeDeltas(const std::vector<const Expert*>& experts) {
   if (experts.empty()) return absl::InvalidArgumentError("ApplyUniformMerge: no experts");
+  torch::NoGradGuard no_grad;
   std::map<std::string, torch::Tensor> sum;
   for (const Expert* expert : experts) {
     for (const nn::ExpertModule& m : *expert) {
@@ -547,6 +548,11 @@ absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const 
     m.delta = delta / static_cast<double>(experts.size());
     merged.push_back(std::move(m));
   }
+  return merged;
+}
+
+absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts) {
+  LIBRA_ASSIGN_OR_RETURN(Expert merged, UniformMergeDeltas(experts));
   return nn::ApplyExpert(model, merged, /*trainable=*/false);
 }
 

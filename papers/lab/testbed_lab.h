@@ -248,6 +248,8 @@ class Lab {
 // Attaches the mean of the experts' deltas (sum_e s_e B_e A_e / E) as a
 // dense delta on each module of `model`.
 absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts);
+// The dense deltas ApplyUniformMerge attaches, one a module.
+absl::StatusOr<Expert> UniformMergeDeltas(const std::vector<const Expert*>& experts);
 
 // nn::TargetTokenAccuracy in evaluation mode; the model is left in training
 // mode afterwards, as the lab's scoring always has (exact match, measured
