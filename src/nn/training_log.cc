@@ -1,13 +1,12 @@
 #include "src/nn/training_log.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace libra::nn {
 
@@ -30,7 +29,9 @@ absl::StatusOr<TrainingLog> TrainingLog::Open(const std::string& metrics_path, i
   }
   log.log_every_ = std::max<int64_t>(1, log_every);
   log.progress_ = progress;
-  log.tty_ = progress && isatty(STDERR_FILENO);
+  if (progress && Progress::IsLive(stderr)) {
+    log.bar_ = std::make_unique<Progress>("train", static_cast<int>(total_steps));
+  }
   log.total_steps_ = total_steps;
   return log;
 }
@@ -49,14 +50,11 @@ void TrainingLog::Record(const TrainingStepRecord& r) {
     metrics_ << line.dump() << "\n";
     metrics_.flush();
   }
-  if (tty_) {
-    const int width = 24;
-    const int filled = static_cast<int>(width * r.step / total_steps_);
-    std::fprintf(stderr, "\r[%s%s] %lld/%lld loss %.4f  %.0f tok/s  ETA %s ",
-                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                 static_cast<long long>(r.step), static_cast<long long>(total_steps_), loss_ema_,
-                 r.tokens_per_second, FormatDuration(eta).c_str());
-    if (r.step == total_steps_) std::fprintf(stderr, "\n");
+  if (bar_ != nullptr) {
+    const std::string detail =
+        absl::StrFormat("loss %.4f  %.0f tok/s", loss_ema_, r.tokens_per_second);
+    bar_->Update(static_cast<int>(r.step), detail);
+    if (r.step == total_steps_) bar_->Finish(detail);
   } else if (progress_ && log_now) {
     std::fprintf(stderr, "step %lld/%lld loss %.4f lr %.3g %.0f tok/s ETA %s\n",
                  static_cast<long long>(r.step), static_cast<long long>(total_steps_), r.loss,
@@ -65,7 +63,7 @@ void TrainingLog::Record(const TrainingStepRecord& r) {
 }
 
 void TrainingLog::Interrupt() {
-  if (tty_) std::fprintf(stderr, "\n");
+  if (bar_ != nullptr) bar_->Finish("stopped");
 }
 
 }  // namespace libra::nn

@@ -1,6 +1,7 @@
 // What a training run reports per optimizer step: a JSONL metrics line every
 // `log_every` steps (and at the last), and on stderr a progress bar when it
-// is a terminal, plain lines at the logged steps otherwise. Torch-free.
+// is a terminal (the core's Progress line), plain lines at the logged steps
+// otherwise. Torch-free.
 //
 //   LIBRA_ASSIGN_OR_RETURN(TrainingLog log,
 //                          TrainingLog::Open(metrics_path, log_every, progress, total_steps));
@@ -10,9 +11,11 @@
 
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "src/core/progress.h"
 
 namespace libra::nn {
 
@@ -43,9 +46,9 @@ class TrainingLog {
   std::ofstream metrics_;
   int64_t log_every_ = 1;
   bool progress_ = false;
-  bool tty_ = false;
+  std::unique_ptr<Progress> bar_;  // the live line; null when not drawn
   int64_t total_steps_ = 0;
-  double loss_ema_ = 0.0;  // the bar shows a smoothed loss
+  double loss_ema_ = 0.0;  // the live line shows a smoothed loss
 };
 
 // "H:MM:SS".
