@@ -22,13 +22,9 @@ TEST(MetricsTest, ExactMatchAndRougeL) {
 }
 
 CausalLM Model() {
-  ModelConfig c;
-  c.vocab_size = 260;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
+  ModelConfig c = testing::TinyLlama();
+  c.vocab_size = 260;  // byte tokenizer
   c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
   torch::manual_seed(4);
   CausalLM model(c);
   torch::NoGradGuard no_grad;

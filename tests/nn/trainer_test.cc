@@ -15,20 +15,9 @@
 namespace libra::nn {
 namespace {
 
-ModelConfig TinyConfig() {
-  ModelConfig c;
-  c.vocab_size = 260;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  return c;
-}
-
 CausalLM LoraModel(double dropout) {
   torch::manual_seed(3);
-  CausalLM model(TinyConfig());
+  CausalLM model(testing::TinyByteLlama());
   AdapterConfig config;
   config.lora.rank = 4;
   config.lora.dropout = dropout;

@@ -13,18 +13,14 @@
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
 #include "src/nn/model.h"
+#include "tests/nn/test_util.h"
 
 namespace libra::papers {
 namespace {
 
 nn::CausalLM TinyModel() {
-  nn::ModelConfig c;
-  c.vocab_size = 260;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
+  nn::ModelConfig c = nn::testing::TinyByteLlama();
   c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
   torch::manual_seed(7);
   nn::CausalLM model(c);
   nn::FreezeBase(*model);
