@@ -21,6 +21,7 @@
 
 #include <torch/torch.h>
 
+#include "bench/common/bench_model.h"
 #include "src/core/merge/merge.h"
 #include "src/nn/adapters.h"
 #include "src/nn/arrow_router.h"
@@ -48,11 +49,7 @@ int main(int argc, char** argv) {
   libra::ConfigureRuntime(1);
   torch::NoGradGuard no_grad;
 
-  ModelConfig config;
-  config.vocab_size = 260;
-  config.hidden_size = 256;
-  config.intermediate_size = 688;
-  config.num_hidden_layers = 4;
+  ModelConfig config = libra::bench::BenchLlama();
   config.num_attention_heads = 8;
   config.num_key_value_heads = 8;
   config.max_position_embeddings = 256;

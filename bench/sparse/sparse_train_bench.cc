@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include "bench/common/bench_model.h"
 #include "src/nn/adapters.h"
 #include "src/nn/model.h"
 #include "src/nn/runtime.h"
@@ -63,13 +64,7 @@ int main(int argc, char** argv) {
       {"full_qv", AdapterKind::kFull, qv},
       {"full_all_linear", AdapterKind::kFull, all},
   };
-  libra::nn::ModelConfig config;
-  config.vocab_size = 260;
-  config.hidden_size = 256;
-  config.intermediate_size = 688;
-  config.num_hidden_layers = 4;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 4;
+  libra::nn::ModelConfig config = libra::bench::BenchLlama();
   torch::manual_seed(0);
   const torch::Tensor ids = torch::randint(0, 260, {16, 128});
   std::vector<libra::nn::TokenizedExample> data(16);

@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include "bench/common/bench_model.h"
 #include "src/nn/runtime.h"
 #include "src/nn/adapters.h"
 #include "src/nn/model.h"
@@ -25,13 +26,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
   }
   libra::ConfigureRuntime(threads);
-  libra::nn::ModelConfig config;
-  config.vocab_size = 260;
-  config.hidden_size = 256;
-  config.intermediate_size = 688;
-  config.num_hidden_layers = 4;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 4;
+  libra::nn::ModelConfig config = libra::bench::BenchLlama();
   torch::manual_seed(0);
   libra::nn::CausalLM model(config);
   libra::nn::AdapterConfig adapter;

@@ -51,11 +51,6 @@ absl::StatusOr<std::vector<nn::TokenizedExample>> Tokenize(
   return out;
 }
 
-torch::Device ModelDevice(nn::CausalLMImpl& model) {
-  const std::vector<torch::Tensor> parameters = model.parameters();
-  return parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
-}
-
 absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
@@ -191,51 +186,6 @@ data::synthetic::SuiteOptions LabSuiteOptions(const LabConfig& config) {
   suite.pretrain.composition_fraction = config.pretrain_composition_fraction;
   suite.pretrain.framed_fraction = config.pretrain_framed_fraction;
   return suite;
-}
-
-TargetAccuracy TargetTokenAccuracy(nn::CausalLMImpl& model,
-                                   const std::vector<nn::TokenizedExample>& examples,
-                                   int64_t batch) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  int64_t correct = 0, total = 0, first_correct = 0, end_correct = 0, answers = 0;
-  const torch::Device device = ModelDevice(model);
-  for (size_t begin = 0; begin < examples.size(); begin += batch) {
-    const size_t end = std::min(examples.size(), begin + static_cast<size_t>(batch));
-    int64_t length = 0;
-    for (size_t i = begin; i < end; ++i) length = std::max<int64_t>(length, examples[i].ids.size());
-    const int64_t rows = static_cast<int64_t>(end - begin);
-    std::vector<int64_t> ids(rows * length, 0);
-    for (size_t i = begin; i < end; ++i) {
-      std::copy(examples[i].ids.begin(), examples[i].ids.end(), ids.begin() + (i - begin) * length);
-    }
-    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length}).to(device);
-    torch::Tensor predicted = model.forward(input).argmax(-1).to(torch::kCPU).contiguous();
-    const int64_t* p = predicted.data_ptr<int64_t>();
-    for (size_t i = begin; i < end; ++i) {
-      const nn::TokenizedExample& ex = examples[i];
-      const int64_t row = static_cast<int64_t>(i - begin) * length;
-      // Position k predicts token k + 1.
-      const int64_t first = std::max<int64_t>(ex.target_start, 1) - 1;
-      const int64_t last = static_cast<int64_t>(ex.ids.size()) - 2;
-      if (first > last) continue;
-      for (int64_t k = first; k <= last; ++k) {
-        correct += p[row + k] == ex.ids[k + 1];
-        ++total;
-      }
-      first_correct += p[row + first] == ex.ids[first + 1];
-      end_correct += p[row + last] == ex.ids[last + 1];
-      ++answers;
-    }
-  }
-  model.train();
-  TargetAccuracy accuracy;
-  if (total > 0) accuracy.all = static_cast<double>(correct) / total;
-  if (answers > 0) {
-    accuracy.first = static_cast<double>(first_correct) / answers;
-    accuracy.end = static_cast<double>(end_correct) / answers;
-  }
-  return accuracy;
 }
 
 namespace {
@@ -486,7 +436,7 @@ const LabTask* Lab::FindTask(const std::string& name) const {
 
 absl::StatusOr<TaskScore> Lab::Score(const LabTask& task, bool exact_match) {
   TaskScore score;
-  const TargetAccuracy accuracy = TargetTokenAccuracy(*model_, task.test_tokens);
+  const TargetAccuracy accuracy = LabTargetAccuracy(*model_, task.test_tokens);
   score.token_accuracy = accuracy.all;
   score.first_token_accuracy = accuracy.first;
   score.end_token_accuracy = accuracy.end;
@@ -573,8 +523,9 @@ absl::StatusOr<Expert> Lab::CachedLora(const std::vector<const LabTask*>& tasks,
   return nn::LoadExpert(dir + "/expert.safetensors");
 }
 
-absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts) {
+absl::StatusOr<Expert> UniformMergeDeltas(const std::vector<const Expert*>& experts) {
   if (experts.empty()) return absl::InvalidArgumentError("ApplyUniformMerge: no experts");
+  torch::NoGradGuard no_grad;
   std::map<std::string, torch::Tensor> sum;
   for (const Expert* expert : experts) {
     for (const nn::ExpertModule& m : *expert) {
@@ -597,6 +548,11 @@ absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const 
     m.delta = delta / static_cast<double>(experts.size());
     merged.push_back(std::move(m));
   }
+  return merged;
+}
+
+absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts) {
+  LIBRA_ASSIGN_OR_RETURN(Expert merged, UniformMergeDeltas(experts));
   return nn::ApplyExpert(model, merged, /*trainable=*/false);
 }
 

@@ -39,6 +39,7 @@
 #include "src/core/text/tokenizer.h"
 #include "src/data/flan_example.h"
 #include "src/data/synthetic/suite.h"
+#include "src/nn/eval.h"
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
 #include "src/nn/model.h"
@@ -247,20 +248,24 @@ class Lab {
 // Attaches the mean of the experts' deltas (sum_e s_e B_e A_e / E) as a
 // dense delta on each module of `model`.
 absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts);
+// The dense deltas ApplyUniformMerge attaches, one a module.
+absl::StatusOr<Expert> UniformMergeDeltas(const std::vector<const Expert*>& experts);
 
-// Teacher-forced accuracy of `model` on `examples`' target tokens: over all
-// of them, over only the first (where the answer starts) and over only the
-// last (the end-of-answer token); one forward pass per batch of `batch`
-// padded rows.
-struct TargetAccuracy {
-  double all = 0, first = 0, end = 0;
-};
-TargetAccuracy TargetTokenAccuracy(nn::CausalLMImpl& model,
-                                   const std::vector<nn::TokenizedExample>& examples,
-                                   int64_t batch = 32);
+// nn::TargetTokenAccuracy in evaluation mode; the model is left in training
+// mode afterwards, as the lab's scoring always has (exact match, measured
+// next, runs in that mode, and the recorded results depend on it).
+using nn::TargetAccuracy;
+inline TargetAccuracy LabTargetAccuracy(nn::CausalLMImpl& model,
+                                        const std::vector<nn::TokenizedExample>& examples,
+                                        int64_t batch = 32) {
+  model.eval();
+  const TargetAccuracy accuracy = nn::TargetTokenAccuracy(model, examples, batch);
+  model.train();
+  return accuracy;
+}
 inline double TokenAccuracy(nn::CausalLMImpl& model,
                             const std::vector<nn::TokenizedExample>& examples, int64_t batch = 32) {
-  return TargetTokenAccuracy(model, examples, batch).all;
+  return LabTargetAccuracy(model, examples, batch).all;
 }
 
 }  // namespace libra::papers

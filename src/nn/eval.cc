@@ -62,6 +62,52 @@ std::vector<double> ScoreOptions(CausalLMImpl& model, const std::vector<int64_t>
   return scores;
 }
 
+TargetAccuracy TargetTokenAccuracy(CausalLMImpl& model, const std::vector<TokenizedExample>& examples,
+                                   int64_t batch) {
+  torch::NoGradGuard no_grad;
+  int64_t correct = 0, total = 0, first_correct = 0, end_correct = 0, answers = 0;
+  const std::vector<torch::Tensor> parameters = model.parameters();
+  const torch::Device device =
+      parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
+  for (size_t begin = 0; begin < examples.size(); begin += batch) {
+    const size_t end = std::min(examples.size(), begin + static_cast<size_t>(batch));
+    int64_t length = 0;
+    for (size_t i = begin; i < end; ++i) length = std::max<int64_t>(length, examples[i].ids.size());
+    const int64_t rows = static_cast<int64_t>(end - begin);
+    std::vector<int64_t> ids(rows * length, 0);
+    for (size_t i = begin; i < end; ++i) {
+      std::copy(examples[i].ids.begin(), examples[i].ids.end(), ids.begin() + (i - begin) * length);
+    }
+    torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length}).to(device);
+    torch::Tensor predicted = model.forward(input).argmax(-1).to(torch::kCPU).contiguous();
+    const int64_t* p = predicted.data_ptr<int64_t>();
+    for (size_t i = begin; i < end; ++i) {
+      const TokenizedExample& ex = examples[i];
+      const int64_t row = static_cast<int64_t>(i - begin) * length;
+      // Position k predicts token k + 1.
+      const int64_t first = std::max<int64_t>(ex.target_start, 1) - 1;
+      const int64_t last = static_cast<int64_t>(ex.ids.size()) - 2;
+      if (first > last) continue;
+      for (int64_t k = first; k <= last; ++k) {
+        correct += p[row + k] == ex.ids[k + 1];
+        ++total;
+      }
+      first_correct += p[row + first] == ex.ids[first + 1];
+      end_correct += p[row + last] == ex.ids[last + 1];
+      ++answers;
+    }
+  }
+  TargetAccuracy accuracy;
+  accuracy.correct = correct;
+  accuracy.tokens = total;
+  if (total > 0) accuracy.all = static_cast<double>(correct) / total;
+  if (answers > 0) {
+    accuracy.first = static_cast<double>(first_correct) / answers;
+    accuracy.end = static_cast<double>(end_correct) / answers;
+  }
+  return accuracy;
+}
+
 absl::StatusOr<EvalResult> Evaluate(CausalLMImpl& model, const text::Tokenizer& tokenizer,
                                     const std::vector<EvalExample>& examples,
                                     const GenerateOptions& options) {
@@ -94,15 +140,13 @@ absl::StatusOr<EvalResult> Evaluate(CausalLMImpl& model, const text::Tokenizer& 
     }
     result.exact_match += ExactMatch(prediction, ex.target);
     result.rouge_l += RougeL(prediction, ex.target);
-    // Teacher-forced accuracy of the target tokens.
     LIBRA_ASSIGN_OR_RETURN(TokenizedExample tf,
                            EncodeExample(tokenizer, ex.source, ex.target, options.max_length));
-    torch::Tensor input = torch::tensor(tf.ids, torch::kInt64).view({1, -1}).to(options.device);
-    torch::Tensor predicted = model.forward(input)[0].argmax(-1).to(torch::kCPU);
-    for (int64_t p = std::max<int64_t>(tf.target_start, 1) - 1; p + 1 < static_cast<int64_t>(tf.ids.size()); ++p) {
-      correct_tokens += predicted[p].item<int64_t>() == tf.ids[p + 1];
-      ++target_tokens;
-    }
+    // Scored here, between generations, so that a model in training mode
+    // draws its dropout masks in the same order as it always has.
+    const TargetAccuracy accuracy = TargetTokenAccuracy(model, {tf}, /*batch=*/1);
+    correct_tokens += accuracy.correct;
+    target_tokens += accuracy.tokens;
     result.predictions.push_back(std::move(prediction));
     ++result.count;
   }

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "src/core/text/tokenizer.h"
+#include "src/nn/examples.h"
 #include "src/nn/model.h"
 
 namespace libra::nn {
@@ -55,6 +56,19 @@ struct EvalResult {
   int64_t multiple_choice = 0;  // examples scored by option log-likelihood
   std::vector<std::string> predictions;
 };
+
+// Teacher-forced accuracy of `model` on `examples`' target tokens: over all
+// of them, over only the first (where the answer starts) and over only the
+// last (the end-of-answer token); one forward pass per batch of `batch`
+// right-padded rows (the model is causal: padding does not reach earlier
+// positions). Runs in the model's current mode: call eval() first for
+// scores without dropout.
+struct TargetAccuracy {
+  double all = 0, first = 0, end = 0;
+  int64_t correct = 0, tokens = 0;  // all = correct / tokens
+};
+TargetAccuracy TargetTokenAccuracy(CausalLMImpl& model, const std::vector<TokenizedExample>& examples,
+                                   int64_t batch = 32);
 
 absl::StatusOr<EvalResult> Evaluate(CausalLMImpl& model, const text::Tokenizer& tokenizer,
                                     const std::vector<EvalExample>& examples,

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -14,12 +13,10 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-
-extern char** environ;
+#include "src/core/subprocess.h"
 
 namespace libra::nn {
 namespace {
@@ -88,29 +85,6 @@ void StopAll(std::vector<Worker>& workers, std::chrono::milliseconds grace) {
   }
 }
 
-// The inherited environment minus the launcher's own variables, plus them.
-std::vector<std::string> WorkerEnvironment(
-    const std::vector<std::pair<std::string, std::string>>& settings) {
-  std::set<std::string> replaced;
-  for (const auto& [name, value] : settings) replaced.insert(name);
-  std::vector<std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const char* equals = std::strchr(*entry, '=');
-    const std::string name = equals ? std::string(*entry, static_cast<size_t>(equals - *entry))
-                                    : std::string(*entry);
-    if (!replaced.count(name)) env.emplace_back(*entry);
-  }
-  for (const auto& [name, value] : settings) env.push_back(absl::StrCat(name, "=", value));
-  return env;
-}
-
-std::vector<char*> CStrings(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  for (std::string& s : strings) pointers.push_back(s.data());
-  pointers.push_back(nullptr);
-  return pointers;
-}
-
 // The running binary's path, resolved now so that workers exec the same file.
 absl::StatusOr<std::string> SelfExecutable() {
   char path[4096];
@@ -158,9 +132,6 @@ absl::Status LaunchWorkers(const std::string& program, const std::vector<std::st
     if (!free_port.ok()) return free_port.status();
     port = *free_port;
   }
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_args = CStrings(args);
-
   std::vector<Worker> workers(nproc);
   for (int rank = 0; rank < nproc; ++rank) {
     std::vector<std::pair<std::string, std::string>> settings = options.env;
@@ -170,17 +141,16 @@ absl::Status LaunchWorkers(const std::string& program, const std::vector<std::st
                                      {"LOCAL_WORLD_SIZE", absl::StrCat(nproc)},
                                      {"MASTER_ADDR", options.master_addr},
                                      {"MASTER_PORT", absl::StrCat(port)}});
-    std::vector<std::string> env = WorkerEnvironment(settings);
-    std::vector<char*> c_env = CStrings(env);
-    pid_t pid = -1;
-    const int error =
-        posix_spawn(&pid, program.c_str(), nullptr, nullptr, c_args.data(), c_env.data());
-    if (error != 0) {
+    StartOptions start;
+    start.program = program;
+    start.env = std::move(settings);
+    const absl::StatusOr<pid_t> pid = StartProgram(argv, start);
+    if (!pid.ok()) {
       StopAll(workers, options.grace);
       return absl::InternalError(absl::StrCat("launcher: cannot start rank ", rank, " (",
-                                              program, "): ", std::strerror(error)));
+                                              program, "): ", pid.status().message()));
     }
-    workers[rank] = Worker{pid, true, 0};
+    workers[rank] = Worker{*pid, true, 0};
   }
 
   const Clock::time_point deadline = Clock::now() + options.timeout;

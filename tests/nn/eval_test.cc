@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "src/core/text/byte_tokenizer.h"
 #include "src/nn/metrics.h"
+#include "tests/nn/test_util.h"
 
 namespace libra::nn {
 namespace {
@@ -19,13 +22,9 @@ TEST(MetricsTest, ExactMatchAndRougeL) {
 }
 
 CausalLM Model() {
-  ModelConfig c;
-  c.vocab_size = 260;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
+  ModelConfig c = testing::TinyLlama();
+  c.vocab_size = 260;  // byte tokenizer
   c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
   torch::manual_seed(4);
   CausalLM model(c);
   torch::NoGradGuard no_grad;
@@ -91,6 +90,74 @@ TEST(EvalTest, EvaluateScoresPredictions) {
   EXPECT_GE(result->exact_match, 1.0 / 3 - 1e-12);
   EXPECT_GE(result->token_accuracy, 0.0);
   EXPECT_LE(result->token_accuracy, 1.0);
+}
+
+CausalLM PeakyTinyModel() {
+  torch::manual_seed(7);
+  CausalLM model(testing::TinyLlama());
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.mul_(3.0);  // peaky logits, varied argmax
+  model->eval();
+  return model;
+}
+
+// The model's greedy next token after `prefix`, from a pass over the prefix
+// alone: no batch, no padding, no later positions.
+int64_t NextToken(CausalLMImpl& model, const std::vector<int64_t>& prefix) {
+  torch::NoGradGuard no_grad;
+  return model.forward(torch::tensor(prefix, torch::kInt64).view({1, -1}))[0][-1]
+      .argmax()
+      .item<int64_t>();
+}
+
+TEST(TargetTokenAccuracyTest, EqualsPrefixByPrefixGreedyChoicesInAnyBatching) {
+  CausalLM model = PeakyTinyModel();
+  std::mt19937 rng(4);
+  std::vector<TokenizedExample> examples;
+  int64_t correct = 0, tokens = 0;
+  for (int i = 0; i < 7; ++i) {
+    TokenizedExample ex;
+    const int length = 3 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < length; ++k) ex.ids.push_back(1 + static_cast<int64_t>(rng() % 39));
+    ex.target_start = 1 + static_cast<int64_t>(rng() % (length - 1));
+    // Half the target tokens are the model's own choice, so both outcomes occur.
+    for (int64_t k = ex.target_start; k < length; ++k) {
+      if (rng() % 2 == 0) ex.ids[k] = NextToken(*model, {ex.ids.begin(), ex.ids.begin() + k});
+    }
+    for (int64_t k = ex.target_start; k < length; ++k) {
+      correct += NextToken(*model, {ex.ids.begin(), ex.ids.begin() + k}) == ex.ids[k];
+      ++tokens;
+    }
+    examples.push_back(ex);
+  }
+  ASSERT_GT(correct, 0);
+  ASSERT_LT(correct, tokens);
+  for (int64_t batch : {1, 2, 3, 32}) {
+    const TargetAccuracy accuracy = TargetTokenAccuracy(*model, examples, batch);
+    EXPECT_EQ(accuracy.correct, correct) << batch;
+    EXPECT_EQ(accuracy.tokens, tokens) << batch;
+    EXPECT_DOUBLE_EQ(accuracy.all, static_cast<double>(correct) / tokens) << batch;
+  }
+}
+
+TEST(TargetTokenAccuracyTest, CountsOnlyTheFirstOrTheLastTargetToken) {
+  CausalLM model = PeakyTinyModel();
+  // Two-token targets built from the model's own greedy choices: the first
+  // token always agrees with it, the last agrees on even examples only.
+  std::vector<TokenizedExample> examples;
+  for (int i = 0; i < 5; ++i) {
+    TokenizedExample ex;
+    for (int k = 0; k <= i + 2; ++k) ex.ids.push_back((3 + 7 * i + k) % 40);
+    ex.target_start = static_cast<int64_t>(ex.ids.size());
+    ex.ids.push_back(NextToken(*model, ex.ids));
+    const int64_t agree = NextToken(*model, ex.ids);
+    ex.ids.push_back(i % 2 == 0 ? agree : (agree + 1) % 40);
+    examples.push_back(ex);
+  }
+  const TargetAccuracy accuracy = TargetTokenAccuracy(*model, examples, 2);
+  EXPECT_DOUBLE_EQ(accuracy.first, 1.0);
+  EXPECT_DOUBLE_EQ(accuracy.end, 3.0 / 5);
+  EXPECT_DOUBLE_EQ(accuracy.all, 8.0 / 10);
 }
 
 }  // namespace

@@ -27,16 +27,8 @@
 namespace libra::nn {
 namespace {
 
-ModelConfig TinyConfig() {
-  ModelConfig c;
-  c.vocab_size = 260;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;  // v_proj is [16, 32]
-  return c;
-}
+// v_proj is [16, 32].
+ModelConfig TinyConfig() { return testing::TinyByteLlama(); }
 
 CausalLM TinyModel() {
   torch::manual_seed(3);

@@ -28,6 +28,16 @@ inline ModelConfig TinyLlama() {
   return c;
 }
 
+// The byte tokenizer's vocabulary (260 ids) on a model twice as wide, for
+// tests that train on encoded text.
+inline ModelConfig TinyByteLlama() {
+  ModelConfig c = TinyLlama();
+  c.vocab_size = 260;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  return c;
+}
+
 inline std::string TempDir(const std::string& name) {
   const char* root = std::getenv("TEST_TMPDIR");
   std::string dir = std::string(root ? root : "/tmp") + "/" + name;

@@ -13,18 +13,14 @@
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
 #include "src/nn/model.h"
+#include "tests/nn/test_util.h"
 
 namespace libra::papers {
 namespace {
 
 nn::CausalLM TinyModel() {
-  nn::ModelConfig c;
-  c.vocab_size = 260;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
+  nn::ModelConfig c = nn::testing::TinyByteLlama();
   c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
   torch::manual_seed(7);
   nn::CausalLM model(c);
   nn::FreezeBase(*model);
@@ -289,6 +285,42 @@ TEST(ExpertRecipeTest, KeyChangesWithEveryTrainingChoice) {
   ExpertRecipe longer = FullRecipe(config);
   longer.steps += 1;
   EXPECT_NE(longer.ToJson(), FullRecipe(config).ToJson());
+}
+
+// The lab's uniform merge (torch: sum of s B A in expert order, then / E)
+// against the merge registry's "uniform" (src/core/merge) on LoRA experts.
+// They agree to float rounding but not bit for bit (measured: every module
+// differs, by up to 6e-7), so the lab keeps its own arithmetic: switching
+// would change recorded paper results.
+TEST(UniformMergeTest, LabMergeAndRegistryUniformAgree) {
+  torch::manual_seed(21);
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> modules = {
+      {"model.layers.0.self_attn.q_proj", {16, 16}},
+      {"model.layers.0.mlp.down_proj", {16, 24}},
+      {"model.layers.1.self_attn.v_proj", {8, 16}}};
+  std::vector<Expert> experts(5);
+  for (size_t e = 0; e < experts.size(); ++e) {
+    for (const auto& [name, shape] : modules) {
+      nn::ExpertModule m;
+      m.module = name;
+      m.lora_a = torch::randn({4, shape[1]});
+      m.lora_b = torch::randn({shape[0], 4});
+      m.scale = 0.25 + 0.5 * e;
+      experts[e].push_back(m);
+    }
+  }
+  std::vector<const Expert*> pointers;
+  for (const Expert& e : experts) pointers.push_back(&e);
+  auto lab = UniformMergeDeltas(pointers);
+  ASSERT_TRUE(lab.ok()) << lab.status();
+  auto registry = MergeExperts(pointers, "uniform", {});
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  ASSERT_EQ(lab->size(), registry->size());
+  for (size_t i = 0; i < lab->size(); ++i) {
+    ASSERT_EQ((*lab)[i].module, (*registry)[i].module);
+    const torch::Tensor a = (*lab)[i].delta, b = (*registry)[i].delta;
+    EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << (*lab)[i].module;
+  }
 }
 
 }  // namespace

@@ -19,18 +19,15 @@
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
 #include "src/nn/model.h"
+#include "tests/nn/test_util.h"
 
 namespace libra::papers {
 namespace {
 
 nn::CausalLM TinyModel() {
-  nn::ModelConfig c;
-  c.vocab_size = 260;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
+  nn::ModelConfig c = nn::testing::TinyLlama();
+  c.vocab_size = 260;  // byte tokenizer
   c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
   torch::manual_seed(7);
   nn::CausalLM model(c);
   torch::NoGradGuard no_grad;
@@ -38,54 +35,22 @@ nn::CausalLM TinyModel() {
   return model;
 }
 
-TEST(TokenAccuracyTest, EqualsTheEvaluatorsPerExampleCount) {
+// The accuracy itself is tested in tests/nn/eval_test; the lab adds the
+// mode it scores in and the one it leaves the model in.
+TEST(TokenAccuracyTest, ScoresInEvaluationModeAndLeavesTrainingMode) {
   nn::CausalLM model = TinyModel();
-  text::ByteTokenizer tokenizer;
-  const std::vector<std::pair<std::string, std::string>> pairs = {
-      {"abc", "cba"}, {"hello there", "x"}, {"12", "3456789"}, {"q", "qq"}, {"zz top", "pot zz"}};
-  std::vector<nn::TokenizedExample> tokens;
-  std::vector<nn::EvalExample> examples;
-  for (const auto& [source, target] : pairs) {
-    auto t = nn::EncodeExample(tokenizer, source, target, 64);
-    ASSERT_TRUE(t.ok()) << t.status();
-    tokens.push_back(*t);
-    examples.push_back({source, target, {}});
-  }
-  nn::GenerateOptions options;
-  options.max_new_tokens = 1;
-  auto reference = nn::Evaluate(*model, tokenizer, examples, options);
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  // Batches of 2 pad rows to different lengths than the per-example loop.
-  EXPECT_NEAR(TokenAccuracy(*model, tokens, /*batch=*/2), reference->token_accuracy, 1e-12);
-  EXPECT_NEAR(TokenAccuracy(*model, tokens, /*batch=*/32), reference->token_accuracy, 1e-12);
-
-}
-
-TEST(TokenAccuracyTest, CountsOnlyTheFirstOrTheLastTargetToken) {
-  nn::CausalLM model = TinyModel();
-  torch::NoGradGuard no_grad;
-  auto next_token = [&](const std::vector<int64_t>& ids) {
-    return model->forward(torch::tensor(ids, torch::kInt64).view({1, -1}))[0][-1]
-        .argmax()
-        .item<int64_t>();
-  };
-  // Two-token targets built from the model's own greedy choices: the first
-  // token always agrees with it, the last agrees on even examples only.
-  std::vector<nn::TokenizedExample> examples;
-  for (int i = 0; i < 5; ++i) {
-    nn::TokenizedExample ex;
-    for (int k = 0; k <= i + 2; ++k) ex.ids.push_back(40 + 7 * i + k);
-    ex.target_start = static_cast<int64_t>(ex.ids.size());
-    ex.ids.push_back(next_token(ex.ids));
-    const int64_t agree = next_token(ex.ids);
-    ex.ids.push_back(i % 2 == 0 ? agree : (agree + 1) % 260);
-    examples.push_back(ex);
-  }
-  const TargetAccuracy accuracy = TargetTokenAccuracy(*model, examples, 2);
-  EXPECT_NEAR(accuracy.first, 1.0, 1e-12);
-  EXPECT_NEAR(accuracy.end, 3.0 / 5, 1e-12);
-  EXPECT_NEAR(accuracy.all, 8.0 / 10, 1e-12);
-  EXPECT_NEAR(TokenAccuracy(*model, examples, 2), 8.0 / 10, 1e-12);
+  nn::TokenizedExample ex;
+  ex.ids = {257, 'a', 'b', 259, 'c', 258};
+  ex.target_start = 4;
+  model->eval();
+  const nn::TargetAccuracy expected = nn::TargetTokenAccuracy(*model, {ex}, 1);
+  model->train();
+  const TargetAccuracy accuracy = LabTargetAccuracy(*model, {ex}, 1);
+  EXPECT_EQ(accuracy.correct, expected.correct);
+  EXPECT_EQ(accuracy.tokens, expected.tokens);
+  EXPECT_TRUE(model->is_training());
+  EXPECT_EQ(TokenAccuracy(*model, {ex}, 1), expected.all);
+  EXPECT_TRUE(model->is_training());
 }
 
 TEST(ApplyUniformMergeTest, AddsTheMeanOfTheExpertsDeltas) {

@@ -1,15 +1,16 @@
-#include "papers/common/progress.h"
+#include "src/core/progress.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace libra::papers {
+namespace libra {
 
 namespace {
 
@@ -19,14 +20,14 @@ std::string Clock(double seconds) {
   return absl::StrFormat("%d:%02d", s / 60, s % 60);
 }
 
-bool IsLive(std::FILE* out) {
+}  // namespace
+
+bool Progress::IsLive(std::FILE* out) {
   const char* mode = std::getenv("LIBRA_PROGRESS");
   if (mode != nullptr && std::strcmp(mode, "live") == 0) return true;
   if (mode != nullptr && std::strcmp(mode, "plain") == 0) return false;
   return isatty(fileno(out)) == 1;
 }
-
-}  // namespace
 
 Progress::Progress(std::string label, int total, std::FILE* out, double interval_s)
     : label_(std::move(label)),
@@ -85,4 +86,4 @@ void Progress::Finish(absl::string_view detail) {
   Print(detail.empty() ? "done" : detail, /*final_line=*/true);
 }
 
-}  // namespace libra::papers
+}  // namespace libra
