@@ -26,6 +26,9 @@ trap 'for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 start() {  # start LOG ARGS... -> prints the URL
   local log="$1"
   shift
+  # Created here, not by the background job's redirection, which may come
+  # after the first read below (a failed read ends the script under set -e).
+  : >"$log"
   "$serve" --port 0 "$@" >"$log" 2>&1 &
   servers+=($!)
   for _ in $(seq 1 150); do
