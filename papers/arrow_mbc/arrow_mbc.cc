@@ -69,9 +69,6 @@ namespace {
 
 using nn::MixingMode;
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
 
 struct PaperConfig {
   int mbc_clusters = 4;
@@ -437,7 +434,7 @@ absl::StatusOr<Clustering> ClusterPrivateLibrary(const Setup& s, int seed, Timin
   options.sparsity_quantile = s.paper.mbc_quantile;
   options.seed = static_cast<uint64_t>(seed);
   LIBRA_ASSIGN_OR_RETURN(c.mbc, cluster::ClusterExperts(vectors, options));
-  timings.mbc += Seconds(start);
+  timings.mbc += SecondsSince(start);
   c.members.resize(s.paper.mbc_clusters);
   for (size_t i = 0; i < s.sel.held_in.size(); ++i) {
     c.members[c.mbc.assignment[i]].push_back(s.sel.held_in[i]);
@@ -500,7 +497,7 @@ absl::StatusOr<BaseScores> ScoreBase(const Setup& s, Timings& timings) {
                              GreedyScores(*s.lab, *t, s.paper.diagnostic_examples));
     }
   }
-  timings.eval += Seconds(start);
+  timings.eval += SecondsSince(start);
   return base;
 }
 
@@ -613,7 +610,7 @@ absl::Status ScoreConditions(const Setup& s, const BaseScores& base, const Clust
   }
   LIBRA_RETURN_IF_ERROR(ScoreLibrary(s, "private", c.priv, board));
   LIBRA_RETURN_IF_ERROR(ScoreLibrary(s, "mbc", libs.mbc, board));
-  timings.eval += Seconds(start);
+  timings.eval += SecondsSince(start);
   return absl::OkStatus();
 }
 
@@ -663,7 +660,7 @@ absl::Status DiagnoseSeed(const Setup& s, int seed, const Clustering& c, Timings
   results.AddValue("diag/init_span", seed, mean);
   const int64_t in = model.Linears()[0].second->options.in_features();
   results.AddValue("diag/init_span_random", seed, static_cast<double>(s.config.rank) / in);
-  timings.diagnostics += Seconds(start);
+  timings.diagnostics += SecondsSince(start);
   return absl::OkStatus();
 }
 
@@ -701,7 +698,7 @@ absl::Status RunAblation(const RunContext& ctx, const Setup& s, Results& results
   results.AddNote(absl::StrFormat(
       "Ablation (a training choice of the library, not the method): the private library "
       "retrained with decoupled weight decay %g on LoRA A (metrics ablation_a_decay/*), %.0f s.",
-      decay, Seconds(start)));
+      decay, SecondsSince(start)));
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 #ifndef LIBRA_PAPERS_COMMON_RESULTS_H_
 #define LIBRA_PAPERS_COMMON_RESULTS_H_
 
+#include <chrono>
 #include <map>
 #include <utility>
 #include <string>
@@ -22,6 +23,11 @@
 #include "papers/common/claim.h"
 
 namespace libra::papers {
+
+// Wall seconds since `start`, for the stage times papers record.
+inline double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 // How the run was made: filled by the reproduce driver (reproduce.h).
 struct RunInfo {

@@ -34,10 +34,6 @@
 namespace libra::papers {
 namespace {
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 absl::StatusOr<std::vector<nn::TokenizedExample>> Tokenize(
     const text::Tokenizer& tokenizer, const std::vector<data::FlanExample>& examples,
     int64_t max_length) {

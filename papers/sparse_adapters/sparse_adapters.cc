@@ -79,9 +79,6 @@ constexpr double kMatchMargin = 0.02;
 constexpr double kWeakMargin = 0.05;
 constexpr char kRecordedRates[] = "papers/sparse_adapters/learning_rates.json";
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
 
 // An adapter kind as trained (one expert per task and seed).
 struct TrainedKind {
@@ -421,7 +418,7 @@ absl::StatusOr<BaseScores> ScoreBase(const Setup& s, Timings& timings) {
   for (const LabTask* t : s.held_in) base.held_in += base.task[t->index];
   base.held_in /= s.n_in();
   base.held_out /= std::max<size_t>(1, s.held_out.size());
-  timings.base_eval = Seconds(start);
+  timings.base_eval = SecondsSince(start);
   return base;
 }
 
@@ -447,7 +444,7 @@ absl::StatusOr<KindExperts> ScoreSingleTasks(const RunContext& ctx, const Setup&
       LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, expert, /*trainable=*/false));
       LIBRA_ASSIGN_OR_RETURN(TaskScore score, s.lab->Score(*s.held_in[i]));
       nn::DetachAdapters(model);
-      timings.eval += Seconds(t0);
+      timings.eval += SecondsSince(t0);
       own += score.token_accuracy;
       rec.Add(absl::StrCat("single/", kind.id, "/", s.held_in[i]->name), seed, score.token_accuracy);
       experts[kind.id].push_back(std::move(expert));
@@ -470,7 +467,7 @@ absl::Status ScoreSubset(const Setup& s, const std::vector<int>& subset, const K
     for (int i : subset) chosen.push_back(&experts.at(row.kind)[i]);
     auto t0 = std::chrono::steady_clock::now();
     LIBRA_ASSIGN_OR_RETURN(Expert merged, MergeExperts(chosen, row.method, row.args));
-    timings.merge += Seconds(t0);
+    timings.merge += SecondsSince(t0);
     t0 = std::chrono::steady_clock::now();
     LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, merged, /*trainable=*/false));
     double in = 0, out = 0;
@@ -483,7 +480,7 @@ absl::Status ScoreSubset(const Setup& s, const std::vector<int>& subset, const K
       out += score.token_accuracy;
     }
     nn::DetachAdapters(model);
-    timings.eval += Seconds(t0);
+    timings.eval += SecondsSince(t0);
     in /= k;
     out /= std::max<size_t>(1, s.held_out.size());
     in_score[row.id] = in;

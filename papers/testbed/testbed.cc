@@ -50,9 +50,6 @@
 namespace libra::papers::testbed {
 namespace {
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
 
 // Records the input of a projection (the normed hidden state) and leaves the
 // output unchanged.
@@ -146,7 +143,7 @@ absl::StatusOr<std::vector<TaskScore>> ScoreBase(const Setup& s, Timings& timing
   for (const LabTask& t : s.lab->tasks()) {
     LIBRA_ASSIGN_OR_RETURN(base[t.index], s.lab->Score(t));
   }
-  timings.base_eval = Seconds(start);
+  timings.base_eval = SecondsSince(start);
   return base;
 }
 
@@ -219,7 +216,7 @@ absl::StatusOr<std::map<std::string, Expert>> ScoreOwnTasks(const Setup& s, int 
     LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, expert, /*trainable=*/false));
     LIBRA_ASSIGN_OR_RETURN(TaskScore score, s.lab->Score(t, /*exact_match=*/true));
     nn::DetachAdapters(model);
-    timings.eval += Seconds(t0);
+    timings.eval += SecondsSince(t0);
     experts[t.name] = std::move(expert);
     own += score.token_accuracy;
     own_em += score.exact_match;
@@ -278,7 +275,7 @@ absl::Status ScoreHeldOutMerges(const Setup& s, int seed, const std::vector<Task
       add_boundary_tokens(kind, score);
     }
     nn::DetachAdapters(model);
-    timings.eval += Seconds(t0);
+    timings.eval += SecondsSince(t0);
     progress.Advance(absl::StrCat("seed ", seed, " ", t.name));
   }
   for (const auto& [kind, sum] : merged) {
