@@ -15,6 +15,7 @@
 #include "papers/common/progress.h"
 #include "papers/common/report.h"
 #include "papers/common/subprocess.h"
+#include "src/core/exception_barrier.h"
 #include "src/core/io/atomic_file.h"
 
 namespace {
@@ -105,4 +106,6 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Main(argc, argv); }
+int main(int argc, char** argv) {
+  return libra::RunWithExceptionBarrier("all", [&] { return Main(argc, argv); });
+}

@@ -21,6 +21,7 @@
 #include "papers/common/report.h"
 #include "papers/common/subprocess.h"
 #include "src/core/io/atomic_file.h"
+#include "src/core/exception_barrier.h"
 #include "src/core/status_macros.h"
 
 namespace libra::papers {
@@ -260,7 +261,9 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   return doc;
 }
 
-int ReproduceMain(int argc, char** argv, const PaperSpec& spec) {
+namespace {
+
+int ReproduceMainUnguarded(int argc, char** argv, const PaperSpec& spec) {
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<ReproduceOptions> options = ParseReproduceArgs(args);
   if (!options.ok()) {
@@ -288,6 +291,12 @@ int ReproduceMain(int argc, char** argv, const PaperSpec& spec) {
   std::printf("  report: %s/REPORT.md\n",
               (options->out.empty() ? DefaultOut(spec.id) : options->out).c_str());
   return 0;
+}
+
+}  // namespace
+
+int ReproduceMain(int argc, char** argv, const PaperSpec& spec) {
+  return RunWithExceptionBarrier(spec.id, [&] { return ReproduceMainUnguarded(argc, argv, spec); });
 }
 
 }  // namespace libra::papers

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
@@ -16,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "src/cli/command.h"
+#include "src/core/exception_barrier.h"
 #include "src/nn/runtime.h"
 
 ABSL_FLAG(int, threads, 0, "Compute threads (0: all cores).");
@@ -31,21 +33,71 @@ void PrintTopLevelHelp() {
   std::printf("\n`libra COMMAND --help` lists a command's flags. Global flag: --threads=N\n");
 }
 
+// A command's flags: those defined in its own file, the shared ones it lists,
+// and the global ones of this file.
+bool FlagBelongsTo(const absl::CommandLineFlag& flag, const Command& command) {
+  const std::string file = flag.Filename();
+  const bool shared = absl::StrContains(file, "src/cli/common_flags.cc") &&
+                      absl::c_linear_search(absl::StrSplit(command.shared_flags, ','), flag.Name());
+  return shared || absl::StrContains(file, command.flags_file) ||
+         absl::StrContains(file, "src/cli/main.cc");
+}
+
 void PrintCommandHelp(const Command& command) {
   std::printf("Usage: %s\n\n%s\n\nFlags:\n", command.usage, command.summary);
   std::vector<std::string> lines;
   for (const auto& [name, flag] : absl::GetAllFlags()) {
-    const bool shared = absl::StrContains(flag->Filename(), "src/cli/common_flags.cc") &&
-                        absl::c_linear_search(absl::StrSplit(command.shared_flags, ','), name);
-    if (!shared && !absl::StrContains(flag->Filename(), command.flags_file) &&
-        !absl::StrContains(flag->Filename(), "src/cli/main.cc")) {
-      continue;
-    }
+    if (!FlagBelongsTo(*flag, command)) continue;
     lines.push_back(absl::StrCat("  --", name, " (", flag->Help(), ") default: \"",
                                  flag->DefaultValue(), "\""));
   }
   std::sort(lines.begin(), lines.end());
   for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+}
+
+// abseil exits with status 1 on an unknown flag or a malformed value, and
+// accepts any command's flag; each of these is a usage error (exit 2) naming
+// the flag. Values are parsed here once to check them; abseil parses again.
+int CheckFlags(const Command& command, const std::vector<char*>& args) {
+  const std::string help = absl::StrCat("; see libra ", command.name, " --help");
+  for (size_t i = 1; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
+    const size_t equals = arg.find('=');
+    absl::string_view name = arg.substr(0, equals);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    bool negated = false;
+    if (flag == nullptr && absl::ConsumePrefix(&name, "no")) {
+      flag = absl::FindCommandLineFlag(name);
+      negated = flag != nullptr && flag->IsOfType<bool>();
+      if (!negated) flag = nullptr;
+    }
+    if (flag == nullptr) {
+      return UsageError(absl::StrCat("unknown flag --", arg.substr(0, equals), " for `libra ",
+                                     command.name, "`", help));
+    }
+    if (!FlagBelongsTo(*flag, command)) {
+      return UsageError(absl::StrCat("flag --", name, " is not a flag of `libra ", command.name,
+                                     "`", help));
+    }
+    std::string value;
+    if (equals != absl::string_view::npos) {
+      value = std::string(arg.substr(equals + 1));
+    } else if (negated || flag->IsOfType<bool>()) {
+      continue;
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return UsageError(absl::StrCat("flag --", name, " needs a value", help));
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return UsageError(absl::StrCat("invalid value \"", value, "\" for flag --", name, ": ",
+                                     error, help));
+    }
+  }
+  return kExitOk;
 }
 
 int Main(int argc, char** argv) {
@@ -78,18 +130,7 @@ int Main(int argc, char** argv) {
     }
     rest.push_back(argv[i]);
   }
-  // abseil exits with status 1 on an unknown flag; usage errors exit 2.
-  for (size_t i = 1; i < rest.size(); ++i) {
-    absl::string_view arg = rest[i];
-    if (arg == "--") break;
-    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
-    arg = arg.substr(0, arg.find('='));
-    if (absl::FindCommandLineFlag(arg) == nullptr &&
-        !(absl::ConsumePrefix(&arg, "no") && absl::FindCommandLineFlag(arg) != nullptr)) {
-      return UsageError(absl::StrCat("unknown flag --", arg, " for `libra ", command->name,
-                                     "`; see libra ", command->name, " --help"));
-    }
-  }
+  if (int usage = CheckFlags(*command, rest); usage != kExitOk) return usage;
   absl::SetProgramUsageMessage(command->usage);
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
@@ -101,4 +142,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace libra::cli
 
-int main(int argc, char** argv) { return libra::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return libra::RunWithExceptionBarrier("libra", [&] { return libra::cli::Main(argc, argv); });
+}

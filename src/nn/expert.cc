@@ -189,6 +189,41 @@ absl::Status CheckShape(const std::string& what, const torch::Tensor& t,
                                                  ShapeToString(t.sizes().vec())));
 }
 
+// Every expert of a mixture must be LoRA on the same modules, each module in
+// the model with shapes that fit it; checked before anything is attached, so
+// a foreign expert is an error naming it instead of a LibTorch failure later.
+absl::Status CheckMixtureFitsModel(CausalLMImpl& model,
+                                   const std::vector<std::vector<ExpertModule>>& experts) {
+  for (size_t e = 0; e < experts.size(); ++e) {
+    if (experts[e].size() != experts[0].size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expert ", e, " has ", experts[e].size(), " modules, expert 0 has ", experts[0].size(),
+          " (experts of a mixture must share modules)"));
+    }
+    for (const ExpertModule& module : experts[e]) {
+      auto in_first = std::find_if(experts[0].begin(), experts[0].end(),
+                                   [&](const ExpertModule& m) { return m.module == module.module; });
+      if (module.kind != ExpertModule::Kind::kLora || in_first == experts[0].end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "expert ", e, " module \"", module.module,
+            "\": a mixture needs LoRA experts that share modules"));
+      }
+      LIBRA_ASSIGN_OR_RETURN(std::shared_ptr<LinearImpl> linear, FindLinear(model, module.module));
+      const int64_t in = linear->options.in_features(), out = linear->options.out_features();
+      const int64_t r = module.lora_a.dim() == 2 ? module.lora_a.size(0) : -1;
+      absl::Status fits = CheckShape(merge::LoraATensorName(module.module), module.lora_a, {r, in});
+      if (fits.ok()) {
+        fits = CheckShape(merge::LoraBTensorName(module.module), module.lora_b, {out, r});
+      }
+      if (!fits.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("expert ", e, " does not fit the model: ", fits.message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ApplyExpert(CausalLMImpl& model, const std::vector<ExpertModule>& modules,
@@ -247,16 +282,13 @@ absl::Status AttachMixture(CausalLMImpl& model,
                            const std::vector<std::vector<ExpertModule>>& experts,
                            const RouterFactory& make_router, MixingMode mode) {
   if (experts.empty()) return absl::InvalidArgumentError("a mixture needs at least one expert");
+  LIBRA_RETURN_IF_ERROR(CheckMixtureFitsModel(model, experts));
   FreezeBase(model);
   for (const ExpertModule& first : experts[0]) {
     std::vector<LoraWeights> weights;
     for (size_t e = 0; e < experts.size(); ++e) {
       auto it = std::find_if(experts[e].begin(), experts[e].end(),
                              [&](const ExpertModule& m) { return m.module == first.module; });
-      if (it == experts[e].end() || it->kind != ExpertModule::Kind::kLora) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "expert ", e, " has no LoRA module \"", first.module, "\" (experts must share modules)"));
-      }
       weights.push_back({it->lora_a, it->lora_b, it->scale});
     }
     LIBRA_ASSIGN_OR_RETURN(std::shared_ptr<LinearImpl> linear, FindLinear(model, first.module));

@@ -36,6 +36,14 @@ expect_rc 2 "library add needs --name" -- "$LIBRA" library add "$L" --peft "$T/a
 expect_rc 2 "exactly one of --peft" -- "$LIBRA" library add "$L" --name x
 expect_rc 2 "invalid expert name" -- "$LIBRA" library add "$L" --name ../x --peft "$T/a"
 expect_rc 2 "unknown library subcommand" -- "$LIBRA" library frobnicate "$L"
+# A flag of another command, a malformed value or a missing value is a usage
+# error naming the flag, not abseil's exit 1 and never silently accepted.
+expect_rc 2 "flag --files is not a flag of \`libra cluster\`" -- "$LIBRA" cluster "$L" --files x
+expect_rc 2 "flag --method is not a flag of \`libra library\`" -- "$LIBRA" library ls "$L" --method ties
+expect_rc 2 "invalid value \"abc\" for flag --k" -- "$LIBRA" cluster "$L" --k abc
+expect_rc 2 "invalid value \"maybe\" for flag --json" -- "$LIBRA" library ls "$L" --json=maybe
+expect_rc 2 "flag --k needs a value" -- "$LIBRA" cluster "$L" --k
+expect_rc 2 "unknown flag --frobnicate for \`libra library\`" -- "$LIBRA" library ls "$L" --frobnicate=1
 expect_rc 1 "expert \"a\" already exists ($L/library.pb)" -- "$LIBRA" library add "$L" --name a --peft "$T/b"
 expect_rc 1 "library has [32, 32]" -- "$LIBRA" library add "$L" --name wide --peft "$T/wide"
 expect_rc 1 "not a library" -- "$LIBRA" library ls "$T"

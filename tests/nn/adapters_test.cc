@@ -246,7 +246,44 @@ TEST(MixtureTest, AttachToModelWithUniformRouter) {
   experts[1][0].module = "model.layers.1.self_attn.q_proj";
   absl::Status missing = AttachMixture(*model, experts, std::make_shared<UniformRouterImpl>(),
                                        MixingMode::kOutput);
-  EXPECT_NE(std::string(missing.message()).find("expert 1 has no LoRA module"), std::string::npos);
+  EXPECT_NE(std::string(missing.message()).find("a mixture needs LoRA experts that share modules"), std::string::npos)
+      << missing;
+}
+
+// Experts of another base (shapes that do not fit, modules the model lacks)
+// are refused before anything is attached, naming the expert and the tensor.
+TEST(MixtureTest, ForeignExpertsAreRefusedBeforeAttaching) {
+  CausalLM model = Model(3);
+  torch::Tensor ids = torch::randint(0, 40, {1, 4});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor before = model->forward(ids);
+
+  auto wide = TwoExperts();
+  wide[1][0].lora_a = torch::randn({2, 24});  // another base's hidden size
+  absl::Status status = AttachMixture(*model, wide, std::make_shared<UniformRouterImpl>(),
+                                      MixingMode::kOutput);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(std::string(status.message()).find("expert 1 does not fit the model"), std::string::npos)
+      << status;
+  EXPECT_NE(std::string(status.message()).find("q_proj.lora_A"), std::string::npos) << status;
+
+  auto tall = TwoExperts();
+  tall[0][0].lora_b = torch::randn({20, 2});
+  EXPECT_FALSE(AttachMixture(*model, tall, std::make_shared<UniformRouterImpl>(),
+                             MixingMode::kParameter).ok());
+
+  auto unknown = TwoExperts();
+  for (auto& expert : unknown) expert[0].module = "model.layers.7.self_attn.q_proj";
+  status = AttachMixture(*model, unknown, std::make_shared<UniformRouterImpl>(), MixingMode::kOutput);
+  EXPECT_NE(std::string(status.message()).find("is not in the model"), std::string::npos) << status;
+
+  auto extra = TwoExperts();
+  extra[1].push_back(extra[1][0]);
+  extra[1][1].module = "model.layers.0.self_attn.v_proj";
+  EXPECT_FALSE(AttachMixture(*model, extra, std::make_shared<UniformRouterImpl>(),
+                             MixingMode::kOutput).ok());
+  // Nothing was attached by any refused call.
+  EXPECT_TRUE(torch::equal(model->forward(ids), before));
 }
 
 }  // namespace
