@@ -87,6 +87,35 @@ TEST_F(TrainCommandTest, TrainsAnExpertThenEvaluatesAndGenerates) {
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/full/config.json"));
 }
 
+// An expert trained on another base: a mixture of it with a fitting expert is
+// refused naming the expert and tensor, never a LibTorch failure (exit 134).
+TEST_F(TrainCommandTest, MixtureWithAForeignExpertIsAClearError) {
+  const std::string base = "--base " + dir_ + "/base --data " + dir_ + "/train.jsonl";
+  CommandResult train = Libra("train " + base + " --task rev --rank 2 --steps 1 --out " + dir_ +
+                              "/fits.safetensors");
+  ASSERT_EQ(train.code, 0) << train.output;
+  // The same modules and rank, on a base 7 wide.
+  auto fits = SafetensorsFile::Open(dir_ + "/fits.safetensors");
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  SafetensorsWriter foreign;
+  for (const TensorInfo& tensor : fits->tensors()) {
+    const bool is_a = absl::StrContains(tensor.name, "lora_A");
+    ASSERT_TRUE(foreign.Add(tensor.name, Tensor::Zeros(is_a ? Shape{2, 7} : Shape{7, 2})).ok());
+  }
+  foreign.SetMetadata("lora_scale", "1");
+  foreign.SetMetadata("lora_rank", "2");
+  ASSERT_TRUE(foreign.WriteAtomically(dir_ + "/foreign.safetensors").ok());
+  for (const char* mixing : {"output", "parameter"}) {
+    CommandResult eval = Libra("eval " + base + " --task rev --limit 1 --max_new_tokens 1 --mixing " +
+                               mixing + " --expert_file " + dir_ + "/fits.safetensors," + dir_ +
+                               "/foreign.safetensors");
+    EXPECT_EQ(eval.code, 1) << eval.output;
+    EXPECT_TRUE(absl::StrContains(eval.output, "libra: error:")) << eval.output;
+    EXPECT_TRUE(absl::StrContains(eval.output, "expert 1 does not fit the model")) << eval.output;
+    EXPECT_FALSE(absl::StrContains(eval.output, "unexpected failure")) << eval.output;
+  }
+}
+
 TEST_F(TrainCommandTest, BadInputsStopWithClearErrors) {
   const std::string base = "--base " + dir_ + "/base";
   CommandResult missing = Libra("train " + base + " --data " + dir_ + "/nope.jsonl --out " + dir_ + "/x.safetensors");
