@@ -20,6 +20,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "src/core/io/safetensors.h"
 #include "src/core/library/manifest.h"
 
 namespace libra {
@@ -34,6 +36,11 @@ struct PeftImport {
 };
 
 absl::StatusOr<PeftImport> ReadPeftAdapter(const std::string& dir);
+
+// The same from an adapter_config.json text and weights already open
+// (fuzzing, WebAssembly); `config_label` names the configuration in errors.
+absl::StatusOr<PeftImport> ParsePeftAdapter(absl::string_view config_json, const std::string& config_label,
+                                            const SafetensorsFile& weights);
 
 }  // namespace libra
 

@@ -137,6 +137,17 @@ TEST(PeftImportTest, RejectsWhatWouldImportWrongly) {
       {{{"modules_to_save", {"lm_head"}}}, "modules_to_save"},
       {{{"r", 8}}, "expected rank 8 from adapter_config.json"},
       {{{"rank_pattern", {{"q_pro(", 2}}}}, "not a valid regular expression"},
+      // Fields of the wrong type once escaped as nlohmann exceptions; huge
+      // ranks were cast to int32 (undefined behaviour).
+      {{{"use_dora", "yes"}}, "use_dora: expected true or false, got \"yes\""},
+      {{{"use_rslora", 1}}, "use_rslora: expected true or false"},
+      {{{"lora_bias", "no"}}, "lora_bias: expected true or false"},
+      {{{"peft_type", 7}}, "peft_type \"7\" is not supported"},
+      {{{"r", "4"}}, "r: expected a number"},
+      {{{"r", 1e300}}, "r must be a positive integer of at most"},
+      {{{"r", 2.5}}, "r must be a positive integer"},
+      {{{"lora_alpha", "16"}}, "lora_alpha: expected a number"},
+      {{{"rank_pattern", {{"q_proj", 1e12}}}}, "rank_pattern[\"q_proj\"] must be a positive integer"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     PeftFixture fixture = Fixture(DType::kF32, i);
