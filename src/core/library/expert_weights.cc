@@ -96,7 +96,10 @@ absl::StatusOr<ExpertLayout> InspectExpertFile(const SafetensorsFile& file, Adap
   if (modules.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("expert file holds no tensors (", file.label(), ")"));
   }
-  for (const auto& [module, parts] : modules) {
+  for (const auto& entry : modules) {
+    // Named, not a structured binding: lambdas cannot capture those in C++17.
+    const std::string& module = entry.first;
+    const auto& parts = entry.second;
     auto get = [&](Part part) -> const TensorInfo* {
       auto it = parts.tensors.find(part);
       return it == parts.tensors.end() ? nullptr : it->second;
