@@ -26,11 +26,17 @@ struct Command {
   const char* usage;       // "libra merge DIR --method M ..."
   const char* flags_file;  // source file whose ABSL_FLAGs belong to this command
   const char* shared_flags;  // comma-separated names from common_flags.h it reads
+  // Null in `libra` for the LibTorch commands, which run in `libra-nn`.
   int (*run)(const std::vector<std::string>& args);
 };
 
 // The explicit list of commands (commands.cc); no self-registration.
 absl::Span<const Command> AllCommands();
+
+// Process settings applied before a command runs: glibc's allocator in
+// `libra`; also LibTorch's and OpenBLAS's threads in `libra-nn`
+// (process_torch_free.cc / process_torch.cc). Returns the thread count.
+int ConfigureProcess(int threads);
 
 // Prints "libra: error: <message>" to stderr and returns `exit_code`.
 int ReportError(const absl::Status& status, int exit_code = kExitFailure);

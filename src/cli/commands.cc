@@ -9,11 +9,20 @@ int RunVersion(const std::vector<std::string>& args);
 int RunMerge(const std::vector<std::string>& args);
 int RunLibrary(const std::vector<std::string>& args);
 int RunExportPeft(const std::vector<std::string>& args);
+int RunArrow(const std::vector<std::string>& args);
+int RunCluster(const std::vector<std::string>& args);
+
+// This file is compiled twice (BUILD): for `libra`, which must not load
+// LibTorch, the LibTorch commands have no Run here and main.cc runs them in
+// `libra-nn` beside it; for `libra-nn`, every command runs in-process.
+#ifdef LIBRA_CLI_TORCH_FREE
+#define LIBRA_TORCH_COMMAND(run) nullptr
+#else
 int RunTrain(const std::vector<std::string>& args);
 int RunEval(const std::vector<std::string>& args);
 int RunGenerate(const std::vector<std::string>& args);
-int RunArrow(const std::vector<std::string>& args);
-int RunCluster(const std::vector<std::string>& args);
+#define LIBRA_TORCH_COMMAND(run) run
+#endif
 
 absl::Span<const Command> AllCommands() {
   static const Command kCommands[] = {
@@ -38,16 +47,17 @@ absl::Span<const Command> AllCommands() {
        "--out EXPERT.safetensors | --full_checkpoint --out DIR",
        "src/cli/train_command.cc",
        "json,seed,out,name,base,type,task,device,rank,data,split,max_length,keep_ratio",
-       RunTrain},
+       LIBRA_TORCH_COMMAND(RunTrain)},
       {"eval", "Evaluate a model, expert or mixture: exact match, ROUGE-L, token accuracy.",
        "libra eval --base DIR --data F.jsonl [--task T] [--split test] [--expert_file A[,B..]] "
        "[--mixing output|parameter] [--weights ..] [--json]",
        "src/cli/eval_command.cc",
        "json,base,task,device,weights,data,split,expert_file,mixing,max_new_tokens,max_length",
-       RunEval},
+       LIBRA_TORCH_COMMAND(RunEval)},
       {"generate", "Greedy generation from prompts with a model, expert or mixture.",
        "libra generate --base DIR [--expert_file A[,B..]] PROMPT...", "src/cli/generate_command.cc",
-       "base,device,weights,expert_file,mixing,max_new_tokens,max_length", RunGenerate},
+       "base,device,weights,expert_file,mixing,max_new_tokens,max_length",
+       LIBRA_TORCH_COMMAND(RunGenerate)},
       {"arrow", "Compute Arrow prototypes for every LoRA expert that lacks them or changed.",
        "libra arrow DIR [--top-k K] [--json]", "src/cli/arrow_command.cc", "json,top_k", RunArrow},
       {"cluster", "Cluster LoRA experts by their parameters (MBC) and store the clusters.",

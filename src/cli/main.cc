@@ -1,6 +1,11 @@
 // libra: the command-line entry point. Dispatches `libra CMD ...` to the
-// command's Run after parsing its flags with abseil.
+// command's Run after parsing its flags with abseil. Built twice (BUILD):
+// `libra` without LibTorch, handing train, eval and generate to `libra-nn`.
+#include <limits.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -18,12 +23,13 @@
 #include "absl/strings/str_cat.h"
 #include "src/cli/command.h"
 #include "src/core/exception_barrier.h"
-#include "src/nn/runtime.h"
 
 ABSL_FLAG(int, threads, 0, "Compute threads (0: all cores).");
 
 namespace libra::cli {
 namespace {
+
+constexpr char kTorchBinary[] = "libra-nn";
 
 void PrintTopLevelHelp() {
   std::printf("libra: a library of reusable adapters.\n\nUsage: libra COMMAND [ARGS] [--FLAGS]\n\nCommands:\n");
@@ -100,6 +106,21 @@ int CheckFlags(const Command& command, const std::vector<char*>& args) {
   return kExitOk;
 }
 
+// `libra` itself never loads LibTorch (it starts in milliseconds); its
+// LibTorch commands run in `libra-nn`, installed beside it, with the same
+// arguments, as git runs git-foo.
+int RunInTorchBinary(char** argv) {
+  std::string self(PATH_MAX, '\0');
+  const ssize_t length = readlink("/proc/self/exe", self.data(), self.size());
+  self = length > 0 ? self.substr(0, length) : std::string(argv[0]);
+  const std::string torch_binary = self.substr(0, self.rfind('/') + 1) + kTorchBinary;
+  std::fflush(stdout);
+  execv(torch_binary.c_str(), argv);
+  return ReportError(absl::FailedPreconditionError(absl::StrCat(
+      "`libra ", argv[1], "` runs in ", kTorchBinary, ", which should be installed beside libra: ",
+      torch_binary, ": ", std::strerror(errno))));
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
@@ -113,6 +134,7 @@ int Main(int argc, char** argv) {
   if (command == nullptr) {
     return UsageError(absl::StrCat("unknown command \"", argv[1], "\"; see libra --help"));
   }
+  if (command->run == nullptr) return RunInTorchBinary(argv);
   // Hand abseil "libra CMD" as the program name and the rest as arguments.
   std::vector<char*> rest = {argv[0]};
   bool flags_ended = false;
@@ -135,7 +157,7 @@ int Main(int argc, char** argv) {
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
   std::vector<std::string> args(positional.begin() + 1, positional.end());
-  ConfigureRuntime(absl::GetFlag(FLAGS_threads));
+  ConfigureProcess(absl::GetFlag(FLAGS_threads));
   return command->run(args);
 }
 

@@ -31,6 +31,14 @@ expect_rc 0 "" -- "$LIBRA" library add "$L" --name a --peft "$T/a" --task cola,s
 expect_rc 0 "" -- "$LIBRA" library add "$L" --name b --peft "$T/b" --task mnli
 expect_rc 0 "" -- "$LIBRA" library add "$L" --name c --peft "$T/c"
 
+# `libra` never loads LibTorch; its LibTorch commands run in libra-nn beside it.
+ldd "$LIBRA" | grep -qi torch && fail "libra links LibTorch: $(ldd "$LIBRA" | grep -i torch)"
+"$LIBRA" train --help >"$T/out" 2>&1 || fail "libra train --help: $(cat "$T/out")"
+grep -q "^Usage: libra train" "$T/out" || fail "libra train --help did not reach libra-nn: $(cat "$T/out")"
+mkdir -p "$T/alone" && cp "$LIBRA" "$T/alone/libra"
+expect_rc 1 "runs in libra-nn, which should be installed beside libra" -- "$T/alone/libra" eval --base x
+expect_rc 0 "" -- "$T/alone/libra" library ls "$L"
+
 # Usage errors exit 2, failures exit 1, both with "libra: error: ... (file)".
 expect_rc 2 "library add needs --name" -- "$LIBRA" library add "$L" --peft "$T/a"
 expect_rc 2 "exactly one of --peft" -- "$LIBRA" library add "$L" --name x
