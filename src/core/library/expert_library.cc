@@ -1,6 +1,7 @@
 #include "src/core/library/expert_library.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -256,6 +258,7 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::AddValidated(ExpertRecord record, co
 
   LIBRA_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(PathOf(kLockFileName)));
   LIBRA_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest());
+  SweepInterruptedWrites(manifest);
   if (manifest.Find(record.name) != nullptr) {
     return absl::AlreadyExistsError(
         absl::StrCat("expert \"", record.name, "\" already exists (", manifest_path_, ")"));
@@ -304,6 +307,7 @@ absl::StatusOr<ExpertRecord> ExpertLibrary::AddWeights(ExpertRecord record, cons
 absl::Status ExpertLibrary::Remove(absl::string_view name) {
   LIBRA_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(PathOf(kLockFileName)));
   LIBRA_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest());
+  SweepInterruptedWrites(manifest);
   const ExpertRecord* record = manifest.Find(name);
   if (record == nullptr) return absl::NotFoundError(absl::StrCat("no expert \"", name, "\" (", manifest_path_, ")"));
   std::vector<std::string> files = {record->file_name};
@@ -351,17 +355,59 @@ absl::Status ExpertLibrary::SetAuxiliaryFile(absl::string_view name, absl::strin
   if (record == nullptr) return absl::NotFoundError(absl::StrCat("no expert \"", name, "\" (", manifest_path_, ")"));
   LIBRA_RETURN_IF_ERROR(MakeDirectory(PathOf("aux")));
   LIBRA_RETURN_IF_ERROR(MakeDirectory(PathOf(absl::StrCat("aux/", kind))));
-  const bool existed = record->auxiliary_files.count(std::string(kind)) > 0;
-  record->auxiliary_files[std::string(kind)] = AuxiliaryFile{file_name, Sha256Hex(bytes)};
-  LIBRA_RETURN_IF_ERROR(WriteFileAtomically(path, bytes));
+  SweepInterruptedWrites(manifest);
+  const std::string sha256 = Sha256Hex(bytes);
+  auto existing = record->auxiliary_files.find(std::string(kind));
+  std::string old_file;
+  if (existing != record->auxiliary_files.end()) {
+    if (existing->second.sha256 == sha256 && Exists(PathOf(existing->second.file_name))) return absl::OkStatus();
+    old_file = existing->second.file_name;
+  }
+  // A replacement goes to a new name, so the file the manifest references is
+  // never overwritten: a writer killed before the manifest is written leaves
+  // the old state and an unreferenced file the next writer sweeps.
+  const std::string new_name =
+      old_file.empty() ? file_name : absl::StrCat("aux/", kind, "/", name, ".", sha256.substr(0, 12), ".safetensors");
+  record->auxiliary_files[std::string(kind)] = AuxiliaryFile{new_name, sha256};
+  LIBRA_RETURN_IF_ERROR(WriteFileAtomically(PathOf(new_name), bytes));
   absl::Status status = WriteManifest(manifest);
   if (!status.ok()) {
-    // A replaced file cannot be restored, but a new one must not linger.
-    if (!existed) unlink(path.c_str());
+    unlink(PathOf(new_name).c_str());
     return status;
   }
   manifest_ = std::move(manifest);
+  if (!old_file.empty() && old_file != new_name) unlink(PathOf(old_file).c_str());
   return absl::OkStatus();
+}
+
+void ExpertLibrary::SweepInterruptedWrites(const Manifest& manifest) const {
+  std::set<std::string> referenced = {kManifestFileName, kLockFileName};
+  for (const ExpertRecord& record : manifest.experts) {
+    referenced.insert(record.file_name);
+    for (const auto& [kind, aux] : record.auxiliary_files) referenced.insert(aux.file_name);
+  }
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir_, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (!it->is_regular_file(error)) continue;
+    const std::string base = it->path().filename().string();
+    const std::string relative = std::filesystem::relative(it->path(), dir_, error).string();
+    bool stale = false;
+    if (size_t tmp = base.find(".tmp-"); base[0] == '.' && tmp != std::string::npos) {
+      // AtomicFile's temporaries: .<name>.tmp-<pid>-<random>; the writer's pid
+      // no longer running means it was interrupted.
+      int pid = 0;
+      const std::string rest = base.substr(tmp + 5);
+      stale = absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) && pid > 0 && kill(pid, 0) != 0 &&
+              errno == ESRCH;
+    } else if (absl::EndsWith(base, ".safetensors") && absl::StartsWith(relative, "aux/")) {
+      // An auxiliary file whose writer died before the manifest referenced
+      // it. aux/ is libra's own; top-level files are left alone (a user may
+      // keep a merge output there): Verify warns about unreferenced ones.
+      stale = referenced.count(relative) == 0;
+    }
+    if (stale) unlink(it->path().c_str());
+  }
 }
 
 absl::StatusOr<SafetensorsFile> ExpertLibrary::OpenAuxiliaryFile(absl::string_view name,

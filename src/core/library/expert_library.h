@@ -104,6 +104,10 @@ class ExpertLibrary {
   explicit ExpertLibrary(std::string dir);
   absl::StatusOr<Manifest> ReadManifest() const;
   absl::Status WriteManifest(const Manifest& manifest) const;
+  // Removes what writers killed mid-write left: temporaries of processes no
+  // longer running and auxiliary files `manifest` does not reference. Every
+  // writer calls it holding the lock.
+  void SweepInterruptedWrites(const Manifest& manifest) const;
   absl::Status Fail(absl::string_view what) const;
   // Add's second half, for an expert whose content `file` has been
   // validated: checks it against the library, then `write` passes the same

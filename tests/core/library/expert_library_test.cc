@@ -289,6 +289,38 @@ TEST_F(ExpertLibraryTest, AuxiliaryFilesAreHashedAndVerified) {
   EXPECT_NE(report.problems[0].problem.find("corrupted"), std::string::npos);
 }
 
+// Replacing an auxiliary file never overwrites the file the manifest
+// references: the new content gets a new name, the old file goes after the
+// manifest is written. What killed writers leave is swept by the next writer.
+TEST_F(ExpertLibraryTest, ReplacedAuxiliaryFilesAndLeftoversOfKilledWriters) {
+  ASSERT_TRUE(library_->AddWeights(Lora("a"), SmallLora()).ok());
+  SafetensorsWriter first, second;
+  ASSERT_TRUE(first.Add("m.q", Filled({6}, 0, 1)).ok());
+  ASSERT_TRUE(second.Add("m.q", Filled({6}, 5, 1)).ok());
+  ASSERT_TRUE(library_->SetAuxiliaryFile("a", "arrow", first.Serialize()).ok());
+  const std::string old_name = library_->Show("a")->auxiliary_files.at("arrow").file_name;
+  ASSERT_TRUE(library_->SetAuxiliaryFile("a", "arrow", second.Serialize()).ok());
+  const AuxiliaryFile now = library_->Show("a")->auxiliary_files.at("arrow");
+  EXPECT_NE(now.file_name, old_name);
+  EXPECT_EQ(now.sha256, Sha256Hex(second.Serialize()));
+  EXPECT_FALSE(Exists(dir_ + "/" + old_name));
+  EXPECT_EQ(library_->OpenAuxiliaryFile("a", "arrow")->ReadFloat("m.q")->values(), Filled({6}, 5, 1).values());
+
+  // Leftovers: a temporary of a dead writer, one of a live writer (this
+  // process), an unreferenced auxiliary file, and a user's top-level file.
+  const std::string dead = dir_ + "/.b.safetensors.tmp-999999999-1";
+  const std::string live = dir_ + "/.c.safetensors.tmp-" + std::to_string(getpid()) + "-1";
+  const std::string orphan = dir_ + "/aux/arrow/b.safetensors";
+  const std::string user = dir_ + "/merged.safetensors";
+  for (const std::string& path : {dead, live, orphan, user}) std::ofstream(path) << "x";
+  ASSERT_TRUE(library_->AddWeights(Lora("b"), SmallLora()).ok());
+  EXPECT_FALSE(Exists(dead));
+  EXPECT_TRUE(Exists(live));
+  EXPECT_FALSE(Exists(orphan));
+  EXPECT_TRUE(Exists(user));
+  EXPECT_TRUE(library_->Verify(false).ok());
+}
+
 TEST_F(ExpertLibraryTest, UpdateEditsMetricsOnly) {
   ASSERT_TRUE(library_->AddWeights(Lora("a"), SmallLora()).ok());
   ASSERT_TRUE(library_->Update("a", [](ExpertRecord* r) {

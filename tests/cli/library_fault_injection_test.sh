@@ -1,0 +1,94 @@
+#!/bin/bash
+# Fault injection on every library write, from outside: `libra library add`,
+# `library rm`, `merge --out` (adds an expert) and `arrow` (auxiliary files)
+# killed with SIGKILL at random moments; 8 writers racing on one library;
+# writes into a file system that is full (RLIMIT_FSIZE). After each: `library
+# verify` passes and the experts are the old set or the new one, nothing else.
+#
+#   LIBRA_FAULT_TRIALS=200 bazel test //tests/cli:library_fault_injection_test   (the long run)
+set -u
+LIBRA="$TEST_SRCDIR/$TEST_WORKSPACE/src/cli/libra"
+MAKE="$TEST_SRCDIR/$TEST_WORKSPACE/tools/make_peft_adapter"
+T="$TEST_TMPDIR/faults"
+L="$T/lib"
+TRIALS="${LIBRA_FAULT_TRIALS:-40}"
+rm -rf "$T" && mkdir -p "$T"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+names() { "$LIBRA" library ls "$L" | awk 'NR > 2 {print $1}' | sort | tr '\n' ' '; }
+RANDOM=7
+
+for i in 0 1 2 3; do "$MAKE" "$T/p$i" --layers 4 --dim 256 --rank 8 --seed "$i" >/dev/null; done
+"$LIBRA" library create "$L" --base tiny >/dev/null || fail "create"
+for i in 0 1 2; do "$LIBRA" library add "$L" --name "e$i" --peft "$T/p$i" >/dev/null || fail "add e$i"; done
+
+# Killed writers. Each trial's command would turn `before` into `after`; the
+# kill lands anywhere from before its start to after its end.
+killed=0
+for trial in $(seq 1 "$TRIALS"); do
+  before="$(names)"
+  set -- $before
+  victim="${!#}"
+  case $((trial % 4)) in
+    0) cmd=("$LIBRA" library add "$L" --name "t$trial" --peft "$T/p$((trial % 4))"); after="$(printf '%s\n' $before "t$trial" | sort | tr '\n' ' ')" ;;
+    1) cmd=("$LIBRA" library rm "$L" "$victim"); after="$(printf '%s\n' $before | grep -vx "$victim" | sort | tr '\n' ' ')" ;;
+    2) cmd=("$LIBRA" merge "$L" --all --method linear --out "m$trial"); after="$(printf '%s\n' $before "m$trial" | sort | tr '\n' ' ')" ;;
+    3) cmd=("$LIBRA" arrow "$L"); after="$before" ;;
+  esac
+  "${cmd[@]}" >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.0$((RANDOM % 30))"
+  kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
+  wait "$pid" 2>/dev/null
+  now="$(names)"
+  "$LIBRA" library verify "$L" >"$T/verify" 2>&1 || fail "trial $trial (${cmd[*]:1:2}): verify: $(cat "$T/verify")"
+  [ "$now" = "$before" ] || [ "$now" = "$after" ] ||
+    fail "trial $trial (${cmd[*]:1:2}): experts '$now', want '$before' or '$after'"
+  # Keep the library small: drop every merged expert now and then.
+  if [ $((trial % 8)) = 0 ]; then
+    for m in $(names); do case "$m" in m*) "$LIBRA" library rm "$L" "$m" >/dev/null ;; esac; done
+  fi
+done
+echo "killed $killed of $TRIALS writers mid-run"
+[ "$killed" -ge $((TRIALS / 4)) ] || fail "only $killed of $TRIALS kills landed while the writer ran"
+# Temporaries of killed writers are gone once another writer has run.
+"$LIBRA" library add "$L" --name final --peft "$T/p0" >/dev/null || fail "add after the trials"
+left="$(find "$L" -name '.*.tmp-*' | head -3)"
+[ -z "$left" ] || fail "temporaries left after the next writer: $left"
+
+# Racing writers: 8 processes, each adding 6 experts and removing 3 of them.
+rm -rf "$T/race" && "$LIBRA" library create "$T/race" --base tiny >/dev/null
+for w in $(seq 1 8); do
+  (
+    for k in $(seq 1 6); do
+      "$LIBRA" library add "$T/race" --name "w${w}k$k" --peft "$T/p$((k % 4))" >/dev/null 2>"$T/race_err_$w" &&
+        echo "w${w}k$k" >>"$T/added_$w"
+    done
+    for k in 1 3 5; do "$LIBRA" library rm "$T/race" "w${w}k$k" >/dev/null 2>>"$T/race_err_$w"; done
+  ) &
+done
+wait
+"$LIBRA" library verify "$T/race" >"$T/verify" 2>&1 || fail "race: verify: $(cat "$T/verify")"
+want="$(for w in $(seq 1 8); do for k in 2 4 6; do echo "w${w}k$k"; done; done | sort | tr '\n' ' ')"
+got="$("$LIBRA" library ls "$T/race" | awk 'NR > 2 {print $1}' | sort | tr '\n' ' ')"
+[ "$got" = "$want" ] || fail "race: experts '$got', want '$want' ($(cat "$T"/race_err_* | head -3))"
+[ "$(cat "$T"/added_* | wc -l)" = 48 ] || fail "race: $(cat "$T"/added_* | wc -l) of 48 adds reported success"
+
+# A full file system: writes past RLIMIT_FSIZE fail (SIGXFSZ ignored, so the
+# write returns EFBIG); a clear error, exit 1, the library unchanged.
+before="$(names)"
+cp "$L/library.pb" "$T/manifest_before"
+bash -c 'trap "" XFSZ; ulimit -f 16; exec "$@"' _ "$LIBRA" library add "$L" --name big --peft "$T/p1" \
+  >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 1 ] || fail "full disk: exit $rc, want 1 ($(cat "$T/err"))"
+grep -q "^libra: error: .*$L" "$T/err" || fail "full disk: error does not name the file: $(cat "$T/err")"
+[ "$(names)" = "$before" ] || fail "full disk: experts changed to '$(names)'"
+cmp -s "$L/library.pb" "$T/manifest_before" || fail "full disk: library.pb changed"
+"$LIBRA" library verify "$L" >/dev/null 2>&1 || fail "full disk: verify"
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "PASS"
