@@ -111,7 +111,7 @@ absl::StatusOr<Plan> BuildPlan(const std::vector<std::string>& args) {
       return absl::InvalidArgumentError(
           "--config replaces --method, --experts, --all, --files, --weights and --density");
     }
-    absl::StatusOr<std::string> text = ReadFile(config_path);
+    absl::StatusOr<std::string> text = ReadFile(config_path, kMaxConfigFileBytes);
     if (!text.ok()) return text.status();
     absl::StatusOr<MergeConfig> config = ParseMergeConfig(*text, config_path);
     if (!config.ok()) return config.status();

@@ -27,7 +27,7 @@ absl::StatusOr<std::map<std::string, std::string>> WeightMap(const std::string& 
   const std::string index_path = dir + "/model.safetensors.index.json";
   std::map<std::string, std::string> map;
   if (!Exists(index_path)) return map;
-  LIBRA_ASSIGN_OR_RETURN(std::string text, ReadFile(index_path));
+  LIBRA_ASSIGN_OR_RETURN(std::string text, ReadFile(index_path, kMaxConfigFileBytes));
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") ||
       !j["weight_map"].is_object()) {

@@ -102,7 +102,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view text, absl::strin
 }
 
 absl::StatusOr<ModelConfig> ReadModelConfig(const std::string& path) {
-  LIBRA_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  LIBRA_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kMaxConfigFileBytes));
   return ParseModelConfig(text, path);
 }
 

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/core/status_macros.h"
 
 namespace libra {
 namespace {
@@ -117,6 +118,21 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   absl::Status status = file->Write(contents);
   if (!status.ok()) return status;
   return file->Commit();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0 && static_cast<uint64_t>(info.st_size) > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("file is ", info.st_size, " bytes, over the ", max_bytes,
+                                                   "-byte limit for this kind of file (", path, ")"));
+  }
+  LIBRA_ASSIGN_OR_RETURN(std::string contents, ReadFile(path));
+  // The file may have grown between stat and read.
+  if (contents.size() > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("file is over the ", max_bytes,
+                                                   "-byte limit for this kind of file (", path, ")"));
+  }
+  return contents;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

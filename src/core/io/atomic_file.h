@@ -13,6 +13,7 @@
 #ifndef LIBRA_CORE_IO_ATOMIC_FILE_H_
 #define LIBRA_CORE_IO_ATOMIC_FILE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -23,6 +24,16 @@ namespace libra {
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Hostile sizes are refused before anything is allocated: a file over
+// `max_bytes` is an error naming the file and the limit.
+absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes);
+
+// Limits for what ReadFile reads whole: JSON and YAML configurations
+// (config.json, adapter_config.json, merge.yaml, checkpoint indexes), and
+// library manifests (a few hundred bytes per expert).
+inline constexpr uint64_t kMaxConfigFileBytes = 16ull << 20;
+inline constexpr uint64_t kMaxManifestBytes = 256ull << 20;
 
 class AtomicFile {
  public:

@@ -183,7 +183,7 @@ absl::StatusOr<ExpertLibrary> ExpertLibrary::Open(const std::string& dir) {
 }
 
 absl::StatusOr<Manifest> ExpertLibrary::ReadManifest() const {
-  LIBRA_ASSIGN_OR_RETURN(std::string bytes, ReadFile(manifest_path_));
+  LIBRA_ASSIGN_OR_RETURN(std::string bytes, ReadFile(manifest_path_, kMaxManifestBytes));
   return ParseManifest(bytes, manifest_path_);
 }
 

@@ -93,15 +93,16 @@ absl::StatusOr<LoraScaling> ScalingFromMetadata(const std::map<std::string, std:
 
 // PEFT's adapter_config.json: lora_alpha, use_rslora, alpha_pattern.
 absl::StatusOr<LoraScaling> ScalingFromPeftConfig(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxConfigFileBytes);
   if (!text.ok()) return text.status();
   const nlohmann::json config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (config.is_discarded() || !config.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("not a JSON object (", path, ")"));
   }
-  if (config.value("peft_type", "LORA") != "LORA") {
-    return absl::InvalidArgumentError(absl::StrCat("peft_type \"", config.value("peft_type", ""),
-                                                   "\" is not LORA (", path, ")"));
+  // value() throws on a peft_type of another type: look at it first.
+  const nlohmann::json peft_type = config.value("peft_type", nlohmann::json("LORA"));
+  if (peft_type != "LORA") {
+    return absl::InvalidArgumentError(absl::StrCat("peft_type ", peft_type.dump(), " is not LORA (", path, ")"));
   }
   LoraScaling scaling;
   const nlohmann::json alpha = config.value("lora_alpha", nlohmann::json(8));  // PEFT's default

@@ -215,7 +215,7 @@ absl::StatusOr<PeftImport> ConvertPeftWeights(const PeftConfig& peft, const std:
 absl::StatusOr<PeftImport> ReadPeftAdapter(const std::string& dir) {
   const std::string config_path = dir + "/" + kPeftConfigFile;
   const std::string weights_path = dir + "/" + kPeftWeightsFile;
-  LIBRA_ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path));
+  LIBRA_ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path, kMaxConfigFileBytes));
   LIBRA_ASSIGN_OR_RETURN(PeftConfig config, ParsePeftConfig(config_text, config_path));
   struct stat info;
   if (stat(weights_path.c_str(), &info) != 0) {

@@ -407,8 +407,15 @@ std::optional<int32_t> FirstKnown(const HfTokenizer& tokenizer,
 }  // namespace
 
 absl::StatusOr<HfTokenizer> HfTokenizer::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open tokenizer file ", path));
+  // Refused before reading: the largest real tokenizer.json files are tens of MB.
+  if (static_cast<uint64_t>(in.tellg()) > kMaxTokenizerFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer file is ", static_cast<uint64_t>(in.tellg()),
+                                                   " bytes, over the ", kMaxTokenizerFileBytes, "-byte limit (",
+                                                   path, ")"));
+  }
+  in.seekg(0);
   std::ostringstream contents;
   contents << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read tokenizer file ", path));

@@ -42,6 +42,9 @@
 
 namespace libra::text {
 
+// FromFile refuses larger files before reading them.
+inline constexpr uint64_t kMaxTokenizerFileBytes = 512ull << 20;
+
 class HfTokenizer : public Tokenizer {
  public:
   // `source_name` appears in error messages (usually the file path).

@@ -92,6 +92,10 @@ TEST(ExpertFileTest, PeftFolderTakesScalingFromAdapterConfig) {
   expert = ExpertFile::Open(dir + "/adapter_model.safetensors");
   EXPECT_TRUE(absl::StrContains(expert.status().message(), "peft_type \"IA3\" is not LORA"))
       << expert.status();
+  // A peft_type that is no string once escaped as a nlohmann exception.
+  ASSERT_TRUE(WriteFileAtomically(dir + "/adapter_config.json", R"({"peft_type": 7})").ok());
+  expert = ExpertFile::Open(dir + "/adapter_model.safetensors");
+  EXPECT_TRUE(absl::StrContains(expert.status().message(), "peft_type 7 is not LORA")) << expert.status();
 }
 
 TEST(ExpertFileTest, RejectsInconsistentModules) {
