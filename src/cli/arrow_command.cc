@@ -7,7 +7,7 @@
 // auxiliary file "arrow" (DIR/aux/arrow/<expert>.safetensors, referenced
 // from the manifest; src/core/arrow/library_prototypes.h), with the
 // manifest's LoRA scales. In a plain folder of <expert>.safetensors files
-// they go to DIR/arrow/<expert>.safetensors, scales from file metadata.
+// they go to DIR/aux/arrow/<expert>.safetensors too, scales from file metadata.
 // Either way they are tagged with the sha256 of the expert's file, and a
 // later run recomputes only experts whose file hash or K differ. Non-LoRA
 // experts are listed as skipped. Writes are atomic; a failure on one expert
@@ -39,7 +39,7 @@ absl::StatusOr<std::vector<arrow::LibraryRefresh>> RefreshLibrary(const std::str
   return arrow::RefreshLibraryPrototypes(*library, top_k);
 }
 
-// Folder mode (no manifest): DIR/<expert>.safetensors -> DIR/arrow/<expert>.safetensors.
+// Folder mode (no manifest): DIR/<expert>.safetensors -> DIR/aux/arrow/<expert>.safetensors.
 absl::StatusOr<std::vector<arrow::LibraryRefresh>> RefreshFolder(const std::string& dir,
                                                                  int top_k) {
   absl::StatusOr<std::vector<FolderExpert>> experts = ListFolderExperts(dir);

@@ -7,7 +7,7 @@
 // DIR is an expert library (DIR/library.pb: its LoRA experts, in manifest
 // order) or a plain folder of <expert>.safetensors files (sorted by name).
 // Prints one line per cluster and stores the result, with the similarity
-// matrix and every setting, in DIR/clusters/mbc-k<K>.json (atomically).
+// matrix and every setting, in DIR/aux/clusters/mbc-k<K>.json (atomically).
 // --json prints that same document. Non-LoRA experts are skipped and listed.
 #include <unistd.h>
 
@@ -132,7 +132,7 @@ int RunCluster(const std::vector<std::string>& args) {
       {"skipped", skipped},
   };
   if (absl::Status s = MakeAuxiliaryFolder(dir, "clusters"); !s.ok()) return ReportError(s);
-  const std::string out = absl::StrCat(dir, "/clusters/mbc-k", options.k, ".json");
+  const std::string out = absl::StrCat(dir, "/aux/clusters/mbc-k", options.k, ".json");
   if (absl::Status s = WriteFileAtomically(out, document.dump(1) + "\n"); !s.ok()) {
     return ReportError(s);
   }

@@ -35,7 +35,7 @@ absl::Span<const Command> AllCommands() {
        RunMerge},
       {"library", "Create, fill, list, show, remove from and verify an expert library.",
        "libra library create DIR --base NAME | add DIR --name N (--peft PEFT_DIR | --tensors F "
-       "--type lora|sparse|delta) [--task T ...] | ls DIR [--json] | show DIR NAME | rm DIR NAME | "
+       "[--type lora|sparse|delta]) [--task T ...] | ls DIR [--json] | show DIR NAME | rm DIR NAME | "
        "verify DIR [--check-finite]",
        "src/cli/library_command.cc", "json,name,base,type,task,rank,alpha,use_rslora,keep_ratio", RunLibrary},
       {"export-peft", "Write a library LoRA expert as a PEFT adapter folder.",

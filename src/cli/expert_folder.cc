@@ -36,14 +36,15 @@ absl::StatusOr<std::vector<FolderExpert>> ListFolderExperts(const std::string& d
 
 std::string AuxiliaryPath(const std::string& dir, const std::string& kind,
                           const std::string& name) {
-  return absl::StrCat(dir, "/", kind, "/", name, ".safetensors");
+  return absl::StrCat(dir, "/aux/", kind, "/", name, ".safetensors");
 }
 
 absl::Status MakeAuxiliaryFolder(const std::string& dir, const std::string& kind) {
-  const std::string path = absl::StrCat(dir, "/", kind);
-  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::InternalError(
-        absl::StrCat("cannot create folder: ", std::strerror(errno), " (", path, ")"));
+  for (const std::string& path : {absl::StrCat(dir, "/aux"), absl::StrCat(dir, "/aux/", kind)}) {
+    if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::InternalError(
+          absl::StrCat("cannot create folder: ", std::strerror(errno), " (", path, ")"));
+    }
   }
   return absl::OkStatus();
 }

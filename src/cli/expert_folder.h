@@ -26,7 +26,7 @@ absl::StatusOr<std::vector<FolderExpert>> ListFolderExperts(const std::string& d
 std::string AuxiliaryPath(const std::string& dir, const std::string& kind,
                           const std::string& name);
 
-// Creates DIR/<kind> if missing.
+// Creates DIR/aux/<kind> if missing.
 absl::Status MakeAuxiliaryFolder(const std::string& dir, const std::string& kind);
 
 }  // namespace libra::cli

@@ -32,7 +32,7 @@ namespace {
 
 constexpr char kUsage[] =
     "libra library create DIR --base NAME [--name LIBRARY] | add DIR --name N (--peft PEFT_DIR | "
-    "--tensors FILE.safetensors --type lora|sparse|delta) [--task T ...] [--rank R] [--alpha A] "
+    "--tensors FILE.safetensors [--type lora|sparse|delta]) [--task T ...] [--rank R] [--alpha A] "
     "[--use-rslora] [--keep-ratio K] | ls DIR [--json] | show DIR NAME | rm DIR NAME | "
     "verify DIR [--check-finite]";
 
@@ -58,7 +58,7 @@ int Create(const std::vector<std::string>& args) {
 }
 
 int Add(const std::vector<std::string>& args) {
-  if (args.size() != 2) return UsageError("usage: libra library add DIR --name N --peft DIR | --tensors FILE --type T");
+  if (args.size() != 2) return UsageError("usage: libra library add DIR --name N --peft DIR | --tensors FILE [--type T]");
   const std::string name = absl::GetFlag(FLAGS_name);
   const std::string peft = absl::GetFlag(FLAGS_peft);
   const std::string tensors = absl::GetFlag(FLAGS_tensors);
@@ -66,7 +66,6 @@ int Add(const std::vector<std::string>& args) {
   if (name.empty()) return UsageError("library add needs --name N");
   if (absl::Status status = ValidateExpertName(name); !status.ok()) return ReportError(status, kExitUsage);
   if (peft.empty() == tensors.empty()) return UsageError("library add needs exactly one of --peft DIR and --tensors FILE");
-  if (!tensors.empty() && type_name.empty()) return UsageError("library add --tensors needs --type lora|sparse|delta");
   if (!peft.empty() && !type_name.empty() && type_name != "lora") {
     return UsageError("PEFT adapters are LoRA; drop --type or use --type lora");
   }
@@ -81,8 +80,16 @@ int Add(const std::vector<std::string>& args) {
     adapter->record.training_config["imported_from"] = peft;
     added = library->Add(adapter->record, std::move(adapter->file_bytes));
   } else {
-    absl::StatusOr<AdapterType> type = ParseAdapterType(type_name);
-    if (!type.ok()) return ReportError(type.status(), kExitUsage);
+    // Without --type, the file's tensor names say it (as `libra train` writes them).
+    absl::StatusOr<AdapterType> type;
+    if (type_name.empty()) {
+      absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(tensors);
+      type = file.ok() ? InferAdapterType(*file) : file.status();
+      if (!type.ok()) return ReportError(type.status());
+    } else {
+      type = ParseAdapterType(type_name);
+      if (!type.ok()) return ReportError(type.status(), kExitUsage);
+    }
     ExpertRecord record;
     record.name = name;
     record.type = *type;

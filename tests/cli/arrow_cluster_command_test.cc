@@ -75,7 +75,7 @@ TEST_F(ArrowClusterCommandTest, ArrowComputesStoresAndRecomputesOnlyChangedExper
   EXPECT_EQ(report["skipped"], nlohmann::json({"gamma"}));
 
   // The stored prototype is the top right singular vector of 2 B A (dense SVD here).
-  absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(dir_ + "/arrow/alpha.safetensors");
+  absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(dir_ + "/aux/arrow/alpha.safetensors");
   ASSERT_TRUE(file.ok()) << file.status();
   for (int m = 0; m < 2; ++m) {
     const auto& [a, b] = factors_["alpha"][m];
@@ -127,7 +127,7 @@ TEST_F(ArrowClusterCommandTest, ClusterRecoversPlantedClustersAndStoresThem) {
             nlohmann::json({{"t0", "t3", "t6"}, {"t1", "t4", "t7"}, {"t2", "t5", "t8"}}));
   EXPECT_EQ(doc["similarity"].size(), 9u);
   EXPECT_NEAR(doc["similarity"][4][4].get<double>(), 1.0, 1e-5);
-  absl::StatusOr<std::string> stored = ReadFile(dir_ + "/clusters/mbc-k3.json");
+  absl::StatusOr<std::string> stored = ReadFile(dir_ + "/aux/clusters/mbc-k3.json");
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(nlohmann::json::parse(*stored), doc);
 

@@ -110,8 +110,18 @@ header = {"m.x.delta.weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": 
 h = json.dumps(header).encode()
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<4f", *values))
 PYEOF
-expect_rc 2 "needs --type" -- "$LIBRA" library add "$L" --name nan --tensors "$T/nan.safetensors"
+# Without --type the tensor names say it (delta here); a file whose names say
+# nothing needs --type.
+expect_rc 0 "" -- "$LIBRA" library add "$L" --name nan --tensors "$T/nan.safetensors"
+"$LIBRA" library ls "$L" | grep -q "^nan  *delta " || fail "--tensors without --type: not added as delta"
+expect_rc 0 "" -- "$LIBRA" library rm "$L" nan
 expect_rc 0 "" -- "$LIBRA" library add "$L" --name nan --tensors "$T/nan.safetensors" --type delta
+"$PY" - "$T/unnamed.safetensors" <<'PYEOF'
+import json, struct, sys
+h = json.dumps({"m.x.weight": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<f", 1.0))
+PYEOF
+expect_rc 1 "the file does not say its type; give --type" -- "$LIBRA" library add "$L" --name u --tensors "$T/unnamed.safetensors"
 expect_rc 0 "" -- "$LIBRA" library verify "$L"
 expect_rc 1 "m.x.delta.weight" -- "$LIBRA" library verify "$L" --check-finite
 expect_rc 1 "does not belong in a lora expert" -- "$LIBRA" library add "$L" --name nan2 --tensors "$T/nan.safetensors" --type lora

@@ -1,5 +1,7 @@
 #include "src/core/library/expert_weights.h"
 
+#include <set>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -64,6 +66,20 @@ AdapterType TypeOf(Part part) {
 std::string LoraATensorName(const std::string& module) { return module + kLoraA; }
 std::string LoraBTensorName(const std::string& module) { return module + kLoraB; }
 std::string DeltaTensorName(const std::string& module) { return module + kDelta; }
+
+absl::StatusOr<AdapterType> InferAdapterType(const SafetensorsFile& file) {
+  std::set<AdapterType> types;
+  for (const TensorInfo& info : file.tensors()) {
+    std::string module;
+    Part part;
+    if (SplitName(info.name, &module, &part) && part != Part::kBias) types.insert(TypeOf(part));
+  }
+  if (types.size() == 1) return *types.begin();
+  return absl::InvalidArgumentError(absl::StrCat(
+      types.empty() ? "no tensor is named as a LoRA, sparse or delta expert's"
+                    : "tensor names of several expert types",
+      ": the file does not say its type; give --type lora|sparse|delta (", file.label(), ")"));
+}
 
 absl::StatusOr<ExpertLayout> InspectExpertFile(const SafetensorsFile& file, AdapterType type) {
   ExpertLayout layout;

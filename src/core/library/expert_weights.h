@@ -72,6 +72,10 @@ std::string DeltaTensorName(const std::string& module);
 // sparse indices sorted and in range) of an expert of type `type`.
 absl::StatusOr<ExpertLayout> InspectExpertFile(const SafetensorsFile& file, AdapterType type);
 
+// The type the file's tensor names say (lora_A/B, sparse.*, delta); an error
+// when they name none or several.
+absl::StatusOr<AdapterType> InferAdapterType(const SafetensorsFile& file);
+
 // Reads all tensors (as float32 / int64). LoRA alpha and scale per module
 // come from `record.lora`.
 absl::StatusOr<ExpertWeights> LoadExpertWeights(const SafetensorsFile& file, const ExpertRecord& record);

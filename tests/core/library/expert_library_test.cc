@@ -418,5 +418,25 @@ TEST(ExpertLibraryConcurrencyTest, ConcurrentAddsFromProcessesAllLand) {
   }
 }
 
+// The type a file's tensor names say, as `library add --tensors` uses it.
+TEST(InferAdapterTypeTest, FromTensorNames) {
+  auto infer = [](const std::vector<std::pair<std::string, Tensor>>& tensors) {
+    SafetensorsWriter writer;
+    for (const auto& [name, tensor] : tensors) EXPECT_TRUE(writer.Add(name, tensor).ok());
+    absl::StatusOr<SafetensorsFile> file = SafetensorsFile::FromBytes(writer.Serialize(), "x.safetensors");
+    EXPECT_TRUE(file.ok());
+    return InferAdapterType(*file);
+  };
+  const Tensor t = Filled({2, 2}, 0, 1);
+  EXPECT_EQ(*infer({{"m.lora_A.weight", t}, {"m.lora_B.weight", t}}), AdapterType::kLora);
+  EXPECT_EQ(*infer({{"m.delta.weight", t}, {"m.bias", Filled({2}, 0, 1)}}), AdapterType::kDelta);
+  EXPECT_EQ(*infer({{"m.sparse.values", Filled({2}, 0, 1)}}), AdapterType::kSparse);
+  absl::StatusOr<AdapterType> mixed = infer({{"m.lora_A.weight", t}, {"n.delta.weight", t}});
+  EXPECT_NE(mixed.status().message().find("several expert types"), std::string::npos) << mixed.status();
+  absl::StatusOr<AdapterType> none = infer({{"m.weight", t}});
+  EXPECT_NE(none.status().message().find("give --type"), std::string::npos) << none.status();
+  EXPECT_NE(none.status().message().find("x.safetensors"), std::string::npos) << none.status();
+}
+
 }  // namespace
 }  // namespace libra
