@@ -27,15 +27,14 @@
 #include "papers/common/reproduce.h"
 #include "papers/latent_replay/encoders.h"
 #include "src/core/cl/knn_head.h"
-#include "src/core/cl/nmc_head.h"
 #include "src/core/cl/similarity.h"
-#include "src/core/cl/slda_head.h"
 #include "src/core/cl/stream.h"
 #include "src/core/cl/task_stream.h"
 #include "src/core/status_macros.h"
 #include "src/data/images/idx_reader.h"
 #include "src/data/images/mnist_json.h"
 #include "src/data/images/transforms.h"
+#include "src/nn/cl_heads.h"
 #include "src/nn/mlp_head.h"
 #include "src/nn/runtime.h"
 
@@ -211,23 +210,13 @@ absl::Status EncodeStreams(Setup& s, Results& results) {
 }
 
 
-constexpr const char* kHeadNames[] = {"mlp", "nmc", "slda", "knn"};
-
-// A head by name; an unknown name is an error listing the known ones.
+// A head by name (src/nn/cl_heads.h) with the paper's MLP schedule.
 absl::StatusOr<std::unique_ptr<cl::Head>> MakeHead(const std::string& name, int64_t dim,
                                                    uint64_t seed, int knn_k) {
-  if (name == "mlp") {
-    return std::unique_ptr<cl::Head>(new MlpHead(
-        dim, MlpHeadOptions().set_epochs(kHeadEpochs).set_learning_rate(kLearningRate).set_seed(seed)));
-  }
-  if (name == "nmc") return std::unique_ptr<cl::Head>(new cl::NmcHead());
-  if (name == "slda") return std::unique_ptr<cl::Head>(new cl::SldaHead());
-  if (name == "knn") {
-    LIBRA_ASSIGN_OR_RETURN(cl::KnnHead knn, cl::KnnHead::Create(knn_k));
-    return std::unique_ptr<cl::Head>(new cl::KnnHead(knn));
-  }
-  return absl::NotFoundError(absl::StrCat("unknown head \"", name, "\" (known: ",
-                                          absl::StrJoin(kHeadNames, ", "), ")"));
+  ClHeadOptions options;
+  options.mlp = MlpHeadOptions().set_epochs(kHeadEpochs).set_learning_rate(kLearningRate).set_seed(seed);
+  options.knn_k = knn_k;
+  return MakeClHead(name, dim, options);
 }
 
 // What one seed's stream shares between methods.
@@ -378,7 +367,8 @@ absl::Status RunDomainIncremental(const RunContext& ctx, const Setup& s, Recorde
         tasks.push_back(by_domain[k]);
       }
       LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<cl::Head> head,
-                             MakeHead("mlp", train.x.cols(), static_cast<uint64_t>(seed), 0));
+                             MakeHead("mlp", train.x.cols(), static_cast<uint64_t>(seed),
+                                      cl::kKnnCandidates[0]));
       const auto run_start = std::chrono::steady_clock::now();
       LIBRA_ASSIGN_OR_RETURN(cl::StreamRun run,
                              cl::RunStream(*head, train, test, tasks, kMainBuffer, seed));
