@@ -491,6 +491,36 @@ void JudgeClaims(Results& r) {
               Direction::kGreater, 0.0});
 }
 
+double MeanOver(const Results& r, const std::string& metric) {
+  double sum = 0.0;
+  for (const auto& [seed, v] : r.Values(metric)) sum += v;
+  return sum / static_cast<double>(r.Values(metric).size());
+}
+
+// Accuracy against training compute (log x), broad encoder on Fashion: the
+// MLP head as a line through its buffer sizes, NMC, SLDA and raw replay as
+// points (kNN trains nothing and has no place on a log axis).
+void DescribeComputePlot(const Results& r, nlohmann::json& spec) {
+  std::vector<std::string> methods;
+  for (int m : kBufferSizes) methods.push_back(absl::StrCat("fashion/broad/mlp@", m));
+  methods.insert(methods.end(), {"fashion/broad/nmc", "fashion/broad/slda",
+                                 absl::StrCat("fashion/raw_replay@", kMainBuffer)});
+  nlohmann::json xs = nlohmann::json::array();
+  for (const std::string& m : methods) xs.push_back(MeanOver(r, m + "/train_gmacs"));
+  auto series = [&](const std::string& label, size_t from, size_t to) {
+    nlohmann::json metrics = nlohmann::json::array();
+    for (size_t i = 0; i < methods.size(); ++i) {
+      metrics.push_back(i >= from && i < to ? nlohmann::json(methods[i] + "/acc") : nlohmann::json());
+    }
+    return nlohmann::json{{"label", label}, {"metrics", metrics}};
+  };
+  spec = {{"id", "accuracy_vs_compute"}, {"kind", "line"}, {"xlog", true},
+          {"title", "Fashion-MNIST stream, broad encoder: accuracy vs training compute"},
+          {"x", xs}, {"xlabel", "training GMACs (log)"}, {"ylabel", "final average accuracy"},
+          {"series", {series("latent MLP, buffer 0/5/20/50", 0, 4), series("latent NMC", 4, 5),
+                      series("latent SLDA", 5, 6), series("raw replay, buffer 20", 6, 7)}}};
+}
+
 void DescribePlots(const RunContext& ctx, const Setup& s, const Recorder& rec, Results& r) {
   nlohmann::json xs = nlohmann::json::array(), series = nlohmann::json::array();
   for (int m : kBufferSizes) xs.push_back(m);
@@ -533,6 +563,9 @@ void DescribePlots(const RunContext& ctx, const Setup& s, const Recorder& rec, R
              {"matrix", matrix}, {"row_labels", labels}, {"col_labels", labels},
              {"xlabel", "evaluated on task j"}, {"ylabel", "after learning task i"},
              {"vmin", 0.0}, {"vmax", 1.0}, {"annotate", true}});
+  nlohmann::json compute;
+  DescribeComputePlot(r, compute);
+  r.AddPlot(compute);
   (void)ctx;
 }
 
