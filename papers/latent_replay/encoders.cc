@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/core/cl/flops.h"
-#include "src/core/cl/task_stream.h"
 #include "src/nn/mlp_head.h"
 
 namespace libra::papers::latent_replay {
@@ -96,22 +95,15 @@ absl::Status PretrainEncoder(const EncoderSpec& spec, const data::ImageSet& imag
     torch::nn::Linear top(spec.shape.features, out);
     std::vector<torch::Tensor> params = encoder->parameters();
     for (const torch::Tensor& p : top->parameters()) params.push_back(p);
-    torch::optim::Adam optimizer(params, torch::optim::AdamOptions(spec.learning_rate));
-    const torch::Tensor x = RowsToImages(ImagesAsRows(images));
     const torch::Tensor y = torch::tensor(
         std::vector<int64_t>(images.labels.begin(), images.labels.end()), torch::kInt64);
-    const int n = static_cast<int>(images.size());
-    for (int epoch = 0; epoch < spec.epochs; ++epoch) {
-      const std::vector<int> order = cl::SeededPermutation(n, seed * 1009 + epoch + 1);
-      const torch::Tensor index = torch::tensor(std::vector<int64_t>(order.begin(), order.end()));
-      for (int start = 0; start < n; start += spec.batch_size) {
-        const torch::Tensor batch = index.slice(0, start, std::min(n, start + spec.batch_size));
-        optimizer.zero_grad();
-        PretrainingLoss(spec, encoder, top, x.index_select(0, batch), y.index_select(0, batch))
-            .backward();
-        optimizer.step();
-      }
-    }
+    TrainInBatches(
+        params,
+        [&](const torch::Tensor& xb, const torch::Tensor& yb) {
+          return PretrainingLoss(spec, encoder, top, xb, yb);
+        },
+        RowsToImages(ImagesAsRows(images)), y,
+        BatchTraining{spec.epochs, spec.batch_size, spec.learning_rate, seed * 1009 + 1});
   }
   try {
     torch::save(encoder, WeightsPath(dir));
@@ -151,47 +143,35 @@ class RawReplayHead : public cl::Head {
   double training_macs() const override { return macs_; }
 
   absl::Status Learn(const cl::LabeledFeatures& train) override {
-    for (int label : train.y) {
-      if (std::find(units_.begin(), units_.end(), label) == units_.end()) units_.push_back(label);
-    }
+    const std::vector<int64_t> targets = units_.Assign(train.y);
     torch::manual_seed(options_.seed * 7919 + ++calls_);
-    mlp_->Grow(static_cast<int64_t>(units_.size()));
-    std::vector<int64_t> targets;
-    for (int label : train.y) targets.push_back(std::find(units_.begin(), units_.end(), label) - units_.begin());
-    const torch::Tensor x = RowsToImages(train.x);
-    const torch::Tensor y = torch::tensor(targets, torch::kInt64);
+    mlp_->Grow(units_.size());
     std::vector<torch::Tensor> params = encoder_->parameters();
     for (const torch::Tensor& p : mlp_->parameters()) params.push_back(p);
-    torch::optim::Adam optimizer(params, torch::optim::AdamOptions(options_.learning_rate));
     encoder_->train();
-    const int n = static_cast<int>(train.y.size());
-    for (int epoch = 0; epoch < options_.epochs; ++epoch) {
-      const std::vector<int> order = cl::SeededPermutation(n, options_.seed * 1000003ull + calls_ * 1009 + epoch);
-      const torch::Tensor index = torch::tensor(std::vector<int64_t>(order.begin(), order.end()));
-      for (int start = 0; start < n; start += options_.batch_size) {
-        const torch::Tensor batch = index.slice(0, start, std::min(n, start + options_.batch_size));
-        optimizer.zero_grad();
-        torch::nn::functional::cross_entropy(
-            mlp_->forward(encoder_->forward(x.index_select(0, batch))), y.index_select(0, batch))
-            .backward();
-        optimizer.step();
-      }
-    }
+    TrainInBatches(
+        params,
+        [&](const torch::Tensor& x, const torch::Tensor& y) {
+          return torch::nn::functional::cross_entropy(mlp_->forward(encoder_->forward(x)), y);
+        },
+        RowsToImages(train.x), torch::tensor(targets, torch::kInt64),
+        BatchTraining{options_.epochs, options_.batch_size, options_.learning_rate,
+                      options_.seed * 1000003ull + calls_ * 1009});
     macs_ += cl::TrainingMacs(EncoderForwardMacs(spec_.shape) + mlp_->ForwardMacs(),
-                              static_cast<double>(n) * options_.epochs);
+                              static_cast<double>(train.y.size()) * options_.epochs);
     return absl::OkStatus();
   }
 
   std::vector<int> Predict(const cl::Features& x) const override {
     torch::NoGradGuard no_grad;
     encoder_->eval();
-    std::vector<int> out(x.rows(), -1);
-    if (units_.empty()) return out;
+    if (units_.size() == 0) return std::vector<int>(x.rows(), -1);
     const torch::Tensor images = RowsToImages(x);
+    std::vector<int> out;
     for (int64_t start = 0; start < images.size(0); start += kEncodeBatch) {
-      const torch::Tensor units =
-          mlp_->forward(encoder_->forward(images.slice(0, start, start + kEncodeBatch))).argmax(1);
-      for (int64_t i = 0; i < units.size(0); ++i) out[start + i] = units_[units[i].item<int64_t>()];
+      const std::vector<int> part = ArgmaxLabels(
+          mlp_->forward(encoder_->forward(images.slice(0, start, start + kEncodeBatch))), units_);
+      out.insert(out.end(), part.begin(), part.end());
     }
     return out;
   }
@@ -201,7 +181,7 @@ class RawReplayHead : public cl::Head {
   mutable CnnEncoder encoder_;  // Predict runs forward, which is not const
   mutable GrowingMlp mlp_{nullptr};
   RawReplayOptions options_;
-  std::vector<int> units_;
+  LabelUnits units_;
   uint64_t calls_ = 0;
   double macs_ = 0.0;
 };

@@ -12,7 +12,8 @@
 //   4. RunLatentReplay / RunRawReplay: 5 tasks of 2 classes per seed, heads
 //      on latents with a class-balanced latent buffer, and the end-to-end
 //      baseline with an image buffer.
-//   5. JudgeClaims E1-E6, tables and plots.
+//   5. RunDomainIncremental: the digits in four fixed domains, one task each.
+//   6. JudgeClaims E1-E6, tables and plots.
 #include <chrono>
 #include <filesystem>
 #include <map>

@@ -52,54 +52,68 @@ MlpHead::MlpHead(int64_t feature_dim, MlpHeadOptions options)
   net_ = GrowingMlp(feature_dim, options_.hidden);
 }
 
+std::vector<int64_t> LabelUnits::Assign(const std::vector<int>& labels) {
+  std::vector<int64_t> units;
+  units.reserve(labels.size());
+  for (int label : labels) {
+    auto it = std::find(labels_.begin(), labels_.end(), label);
+    if (it == labels_.end()) it = labels_.insert(labels_.end(), label);
+    units.push_back(it - labels_.begin());
+  }
+  return units;
+}
+
+void TrainInBatches(const std::vector<torch::Tensor>& params,
+                    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& loss,
+                    const torch::Tensor& x, const torch::Tensor& y, const BatchTraining& training) {
+  torch::optim::Adam optimizer(params, torch::optim::AdamOptions(training.learning_rate));
+  const int n = static_cast<int>(x.size(0));
+  for (int epoch = 0; epoch < training.epochs; ++epoch) {
+    const std::vector<int> order = cl::SeededPermutation(n, training.order_seed + epoch);
+    const torch::Tensor index = torch::tensor(std::vector<int64_t>(order.begin(), order.end()));
+    for (int start = 0; start < n; start += training.batch_size) {
+      const torch::Tensor batch = index.slice(0, start, std::min(n, start + training.batch_size));
+      optimizer.zero_grad();
+      loss(x.index_select(0, batch), y.index_select(0, batch)).backward();
+      optimizer.step();
+    }
+  }
+}
+
+std::vector<int> ArgmaxLabels(const torch::Tensor& logits, const LabelUnits& units) {
+  const torch::Tensor best = logits.argmax(1).contiguous();
+  std::vector<int> out;
+  out.reserve(best.size(0));
+  for (int64_t i = 0; i < best.size(0); ++i) out.push_back(units.LabelOf(best[i].item<int64_t>()));
+  return out;
+}
+
 absl::Status MlpHead::Learn(const cl::LabeledFeatures& train) {
   if (train.x.cols() != feature_dim_) {
     return absl::InvalidArgumentError(
         absl::StrCat("mlp head: feature width ", train.x.cols(), ", built for ", feature_dim_));
   }
-  for (int label : train.y) {
-    if (std::find(unit_labels_.begin(), unit_labels_.end(), label) == unit_labels_.end()) {
-      unit_labels_.push_back(label);
-    }
-  }
+  const std::vector<int64_t> targets = units_.Assign(train.y);
   torch::manual_seed(options_.seed * 7919 + ++learn_calls_);
-  net_->Grow(static_cast<int64_t>(unit_labels_.size()));
-  std::vector<int64_t> targets;
-  for (int label : train.y) {
-    targets.push_back(std::find(unit_labels_.begin(), unit_labels_.end(), label) -
-                      unit_labels_.begin());
-  }
-  const torch::Tensor x = FeaturesToTensor(train.x);
-  const torch::Tensor y = torch::tensor(targets, torch::kInt64);
+  net_->Grow(units_.size());
   // A fresh optimiser per task: the output layer is a new tensor after Grow.
-  torch::optim::Adam optimizer(net_->parameters(),
-                               torch::optim::AdamOptions(options_.learning_rate));
-  const int n = static_cast<int>(train.y.size());
-  for (int epoch = 0; epoch < options_.epochs; ++epoch) {
-    const std::vector<int> order =
-        cl::SeededPermutation(n, options_.seed * 1000003ull + learn_calls_ * 1009 + epoch);
-    const torch::Tensor index = torch::tensor(std::vector<int64_t>(order.begin(), order.end()));
-    for (int start = 0; start < n; start += options_.batch_size) {
-      const torch::Tensor batch = index.slice(0, start, std::min(n, start + options_.batch_size));
-      optimizer.zero_grad();
-      torch::Tensor loss =
-          torch::nn::functional::cross_entropy(net_->forward(x.index_select(0, batch)),
-                                               y.index_select(0, batch));
-      loss.backward();
-      optimizer.step();
-    }
-  }
-  macs_ += cl::TrainingMacs(net_->ForwardMacs(), static_cast<double>(n) * options_.epochs);
+  BatchTraining training{options_.epochs, options_.batch_size, options_.learning_rate,
+                         options_.seed * 1000003ull + learn_calls_ * 1009};
+  TrainInBatches(
+      net_->parameters(),
+      [&](const torch::Tensor& x, const torch::Tensor& y) {
+        return torch::nn::functional::cross_entropy(net_->forward(x), y);
+      },
+      FeaturesToTensor(train.x), torch::tensor(targets, torch::kInt64), training);
+  macs_ += cl::TrainingMacs(net_->ForwardMacs(),
+                            static_cast<double>(train.y.size()) * options_.epochs);
   return absl::OkStatus();
 }
 
 std::vector<int> MlpHead::Predict(const cl::Features& x) const {
   torch::NoGradGuard no_grad;
-  std::vector<int> out(x.rows(), -1);
-  if (unit_labels_.empty()) return out;
-  const torch::Tensor units = net_->forward(FeaturesToTensor(x)).argmax(1).contiguous();
-  for (Eigen::Index i = 0; i < x.rows(); ++i) out[i] = unit_labels_[units[i].item<int64_t>()];
-  return out;
+  if (units_.size() == 0) return std::vector<int>(x.rows(), -1);
+  return ArgmaxLabels(net_->forward(FeaturesToTensor(x)), units_);
 }
 
 }  // namespace libra

@@ -10,6 +10,7 @@
 #define LIBRA_NN_MLP_HEAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <torch/torch.h>
@@ -50,7 +51,36 @@ struct MlpHeadOptions {
   MlpHeadOptions& set_seed(uint64_t v) { seed = v; return *this; }
 };
 
-// Labels are mapped to output units in order of arrival.
+// Output units of a single head grown as classes arrive: labels get units
+// in order of arrival.
+class LabelUnits {
+ public:
+  // Gives unseen labels the next units; returns every label's unit.
+  std::vector<int64_t> Assign(const std::vector<int>& labels);
+  int LabelOf(int64_t unit) const { return labels_[unit]; }
+  int64_t size() const { return static_cast<int64_t>(labels_.size()); }
+
+ private:
+  std::vector<int> labels_;
+};
+
+struct BatchTraining {
+  int epochs = 1;
+  int batch_size = 32;
+  double learning_rate = 1e-3;
+  // Epoch e visits the rows in cl::SeededPermutation(n, order_seed + e).
+  uint64_t order_seed = 1;
+};
+
+// Adam (a fresh optimiser) on `params`, minimising loss(x_batch, y_batch)
+// over shuffled batches for the given epochs.
+void TrainInBatches(const std::vector<torch::Tensor>& params,
+                    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& loss,
+                    const torch::Tensor& x, const torch::Tensor& y, const BatchTraining& training);
+
+// The units' labels for the argmax of each row of `logits`.
+std::vector<int> ArgmaxLabels(const torch::Tensor& logits, const LabelUnits& units);
+
 class MlpHead : public cl::Head {
  public:
   MlpHead(int64_t feature_dim, MlpHeadOptions options);
@@ -64,7 +94,7 @@ class MlpHead : public cl::Head {
   int64_t feature_dim_;
   MlpHeadOptions options_;
   mutable GrowingMlp net_{nullptr};  // Predict runs forward, which is not const
-  std::vector<int> unit_labels_;  // output unit -> label
+  LabelUnits units_;
   uint64_t learn_calls_ = 0;
   double macs_ = 0.0;
 };
