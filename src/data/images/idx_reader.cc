@@ -21,7 +21,8 @@ bool IsGzip(const std::string& bytes) {
 }
 
 // Inflates a whole gzip stream (zlib with automatic gzip header detection).
-absl::StatusOr<std::string> Gunzip(const std::string& compressed, const std::string& name) {
+absl::StatusOr<std::string> Gunzip(const std::string& compressed, const std::string& name,
+                                   uint64_t max_bytes) {
   z_stream stream{};
   if (inflateInit2(&stream, 15 + 32) != Z_OK) {
     return absl::InternalError(absl::StrCat(name, ": cannot initialise zlib"));
@@ -36,6 +37,11 @@ absl::StatusOr<std::string> Gunzip(const std::string& compressed, const std::str
     stream.avail_out = sizeof(buffer);
     rc = inflate(&stream, Z_NO_FLUSH);
     out.append(buffer, sizeof(buffer) - stream.avail_out);
+    if (out.size() > max_bytes) {  // a gzip bomb: refused while inflating
+      inflateEnd(&stream);
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": gzip data inflates past the ", max_bytes, "-byte limit for an IDX file"));
+    }
     if (rc == Z_BUF_ERROR && stream.avail_in == 0) break;  // input ended early
   }
   inflateEnd(&stream);
@@ -68,10 +74,14 @@ std::string Gzip(const std::string& raw) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path) {
-  LIBRA_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+absl::StatusOr<std::string> DecodeMaybeGzip(std::string bytes, const std::string& name, uint64_t max_bytes) {
   if (!IsGzip(bytes)) return bytes;
-  return Gunzip(bytes, path);
+  return Gunzip(bytes, name, max_bytes);
+}
+
+absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path) {
+  LIBRA_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path, kMaxIdxBytes));
+  return DecodeMaybeGzip(std::move(bytes), path);
 }
 
 absl::StatusOr<IdxArray> ParseIdx(const std::string& bytes, const std::string& name) {

@@ -27,8 +27,15 @@ struct IdxArray {
   std::vector<uint8_t> values;  // product(dims) bytes, row-major
 };
 
+// IDX files larger than this, on disk or inflated, are refused before they
+// are read or while they inflate (Fashion-MNIST's largest is 47 MB).
+inline constexpr uint64_t kMaxIdxBytes = 2ull << 30;
+
 // The whole file, gunzipped when it starts with the gzip magic (1f 8b).
 absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path);
+// The same on bytes in memory; `name` is the file named in errors.
+absl::StatusOr<std::string> DecodeMaybeGzip(std::string bytes, const std::string& name,
+                                            uint64_t max_bytes = kMaxIdxBytes);
 
 // Parses IDX bytes; `name` is the file named in errors.
 absl::StatusOr<IdxArray> ParseIdx(const std::string& bytes, const std::string& name);

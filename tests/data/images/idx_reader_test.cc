@@ -1,6 +1,7 @@
 #include "src/data/images/idx_reader.h"
 
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -52,6 +53,22 @@ TEST(IdxReaderTest, GzipRoundTripThroughWriter) {
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->dims, array.dims);
   EXPECT_EQ(read->values, array.values);
+}
+
+// A gzip bomb (a small file that inflates far past any IDX data set) is
+// refused while it inflates, naming the limit.
+TEST(IdxReaderTest, GzipBombIsRefusedWhileInflating) {
+  IdxArray zeros{{4 << 20}, std::vector<uint8_t>(4 << 20, 0)};
+  const std::string path = TempPath("bomb.idx.gz");
+  ASSERT_TRUE(WriteIdxFile(path, zeros).ok());
+  std::ifstream in(path, std::ios::binary);
+  const std::string compressed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_LT(compressed.size(), 64u << 10);
+  auto refused = DecodeMaybeGzip(compressed, path, /*max_bytes=*/1 << 20);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("inflates past the 1048576-byte limit"), std::string::npos)
+      << refused.status();
+  EXPECT_EQ(DecodeMaybeGzip(compressed, path, 8 << 20)->size(), (4u << 20) + 8);
 }
 
 void ExpectError(const std::string& bytes, const std::string& substring) {
