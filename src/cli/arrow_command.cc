@@ -65,7 +65,7 @@ absl::StatusOr<std::vector<arrow::LibraryRefresh>> RefreshFolder(const std::stri
 int RunArrow(const std::vector<std::string>& args) {
   if (args.size() != 1) return UsageError("expected one library folder: libra arrow DIR");
   const std::string& dir = args[0];
-  const int top_k = absl::GetFlag(FLAGS_top_k);
+  const int top_k = absl::GetFlag(FLAGS_top_k) == 0 ? 1 : absl::GetFlag(FLAGS_top_k);
   if (top_k < 1) return UsageError(absl::StrCat("--top-k must be >= 1, got ", top_k));
   const bool is_library = access(absl::StrCat(dir, "/", kManifestFileName).c_str(), F_OK) == 0;
   absl::StatusOr<std::vector<arrow::LibraryRefresh>> results =

@@ -49,14 +49,18 @@ absl::Span<const Command> AllCommands() {
        "json,seed,out,name,base,type,task,device,rank,data,split,max_length,keep_ratio",
        LIBRA_TORCH_COMMAND(RunTrain)},
       {"eval", "Evaluate a model, expert or mixture: exact match, ROUGE-L, token accuracy.",
-       "libra eval --base DIR --data F.jsonl [--task T] [--split test] [--expert_file A[,B..]] "
+       "libra eval --base DIR --data F.jsonl [--task T] [--split test] [--expert_file A[,B..] | "
+       "--library DIR --experts a,b.. | --all] [--router uniform|weights|arrow] [--top_k K] "
        "[--mixing output|parameter] [--weights ..] [--json]",
        "src/cli/eval_command.cc",
-       "json,base,task,device,weights,data,split,expert_file,mixing,max_new_tokens,max_length",
+       "json,base,task,device,weights,data,split,expert_file,mixing,max_new_tokens,max_length,"
+       "library,experts,all,router,top_k",
        LIBRA_TORCH_COMMAND(RunEval)},
       {"generate", "Greedy generation from prompts with a model, expert or mixture.",
-       "libra generate --base DIR [--expert_file A[,B..]] PROMPT...", "src/cli/generate_command.cc",
-       "base,device,weights,expert_file,mixing,max_new_tokens,max_length",
+       "libra generate --base DIR [--expert_file A[,B..] | --library DIR --experts a,b.. | --all] "
+       "[--router uniform|weights|arrow] [--top_k K] [--show_routing] [--json] PROMPT...",
+       "src/cli/generate_command.cc",
+       "json,base,device,weights,expert_file,mixing,max_new_tokens,max_length,library,experts,all,router,top_k",
        LIBRA_TORCH_COMMAND(RunGenerate)},
       {"arrow", "Compute Arrow prototypes for every LoRA expert that lacks them or changed.",
        "libra arrow DIR [--top-k K] [--json]", "src/cli/arrow_command.cc", "json,top_k", RunArrow},

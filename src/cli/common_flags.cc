@@ -28,4 +28,10 @@ ABSL_FLAG(std::string, mixing, "output", "Expert mixture: output or parameter mi
 ABSL_FLAG(int64_t, max_new_tokens, 64, "Greedy generation: most tokens generated.");
 ABSL_FLAG(int64_t, max_length, 512, "Most tokens per example (the prompt is cut from the left).");
 ABSL_FLAG(int, k, 0, "Number of clusters (cluster: MBC's k).");
-ABSL_FLAG(int, top_k, 1, "How many top singular vectors / experts to keep (arrow: prototypes per module).");
+ABSL_FLAG(int, top_k, 0,
+          "How many to keep (0: the command's default): arrow, singular vectors per module (1); "
+          "eval and generate with --router arrow, experts per token (4, the paper's k).");
+ABSL_FLAG(std::string, library, "", "An expert library folder whose experts eval and generate apply.");
+ABSL_FLAG(std::string, router, "",
+          "How a mixture is routed: uniform, weights (--weights) or arrow (per token, top --top_k); "
+          "default: weights when given, else uniform.");

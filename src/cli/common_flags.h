@@ -38,5 +38,7 @@ ABSL_DECLARE_FLAG(int64_t, max_new_tokens);
 ABSL_DECLARE_FLAG(int64_t, max_length);
 ABSL_DECLARE_FLAG(int, k);
 ABSL_DECLARE_FLAG(int, top_k);
+ABSL_DECLARE_FLAG(std::string, library);
+ABSL_DECLARE_FLAG(std::string, router);
 
 #endif  // LIBRA_CLI_COMMON_FLAGS_H_

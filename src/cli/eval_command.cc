@@ -5,6 +5,7 @@
 //   libra eval --base models/tiny --data test.jsonl --task sort --expert_file experts/sort.safetensors
 //   libra eval --base models/tiny --data test.jsonl --expert_file a.safetensors,b.safetensors
 //     --mixing parameter --weights 0.3,0.7 --json  (one line)
+//   libra eval --base models/tiny --data test.jsonl --library lib --all --router arrow --top_k 4
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -30,8 +31,7 @@ absl::Status Eval() {
                                       absl::GetFlag(FLAGS_split)));
   LIBRA_ASSIGN_OR_RETURN(ModelSession session,
                          LoadModelSession(absl::GetFlag(FLAGS_base), absl::GetFlag(FLAGS_device)));
-  LIBRA_RETURN_IF_ERROR(ApplyExperts(session, absl::GetFlag(FLAGS_expert_file),
-                                     absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_mixing)));
+  LIBRA_RETURN_IF_ERROR(ApplyExperts(session, ExpertSelectionFromFlags()).status());
   const int64_t limit = absl::GetFlag(FLAGS_limit);
   std::vector<nn::EvalExample> eval;
   for (const auto& ex : examples) {

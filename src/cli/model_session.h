@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "src/core/text/tokenizer.h"
 #include "src/data/flan_example.h"
+#include "src/nn/arrow_router.h"
 #include "src/nn/model.h"
 
 namespace libra::cli {
@@ -29,11 +30,38 @@ struct ModelSession {
 absl::StatusOr<ModelSession> LoadModelSession(const std::string& base_dir,
                                               const std::string& device);
 
-// Applies expert files: one is attached as is; several form a mixture on
-// their shared modules, weighted by `weights` (fixed router) or uniformly,
-// with "output" or "parameter" mixing.
-absl::Status ApplyExperts(ModelSession& session, const std::vector<std::string>& files,
-                          const std::vector<std::string>& weights, const std::string& mixing);
+// Which experts `libra eval` and `libra generate` apply and how they are
+// routed: expert files, or experts of a library (names or all) with their
+// scales from its manifest.
+struct ExpertSelection {
+  std::vector<std::string> files;    // --expert_file
+  std::string library;               // --library DIR
+  std::vector<std::string> experts;  // --experts (with --library)
+  bool all = false;                  // --all (with --library)
+  // uniform | weights | arrow; empty: weights when given, else uniform.
+  std::string router;
+  std::vector<std::string> weights;
+  std::string mixing = "output";
+  int top_k = 4;  // Arrow: experts kept per token (the paper's k)
+};
+
+// What was attached: expert names in mixture order, and for Arrow routing a
+// recorder of each module's per-token weights.
+struct AppliedExperts {
+  std::vector<std::string> names;
+  std::shared_ptr<nn::RoutingRecorder> recorder;
+};
+
+// One expert is attached as is; several form a mixture on their shared
+// modules, routed uniformly, by fixed weights, or by Arrow (prototypes from
+// the library's store, computed in memory when missing or stale), with
+// "output" or "parameter" mixing. Experts that do not fit the model are an
+// error naming the expert and the module.
+absl::StatusOr<AppliedExperts> ApplyExperts(ModelSession& session, const ExpertSelection& selection);
+
+// The selection the flags give (--expert_file, --library, --experts, --all,
+// --router, --weights, --mixing, --top_k).
+ExpertSelection ExpertSelectionFromFlags();
 
 // Lines of a Flan JSONL file (source and target required), optionally only
 // the given tasks and split ("" keeps all).

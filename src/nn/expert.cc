@@ -189,15 +189,21 @@ absl::Status CheckShape(const std::string& what, const torch::Tensor& t,
                                                  ShapeToString(t.sizes().vec())));
 }
 
+}  // namespace
+
 // Every expert of a mixture must be LoRA on the same modules, each module in
 // the model with shapes that fit it; checked before anything is attached, so
 // a foreign expert is an error naming it instead of a LibTorch failure later.
 absl::Status CheckMixtureFitsModel(CausalLMImpl& model,
-                                   const std::vector<std::vector<ExpertModule>>& experts) {
+                                   const std::vector<std::vector<ExpertModule>>& experts,
+                                   const std::vector<std::string>& names) {
+  auto expert = [&](size_t e) {
+    return e < names.size() ? absl::StrCat("expert \"", names[e], "\"") : absl::StrCat("expert ", e);
+  };
   for (size_t e = 0; e < experts.size(); ++e) {
     if (experts[e].size() != experts[0].size()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "expert ", e, " has ", experts[e].size(), " modules, expert 0 has ", experts[0].size(),
+          expert(e), " has ", experts[e].size(), " modules, ", expert(0), " has ", experts[0].size(),
           " (experts of a mixture must share modules)"));
     }
     for (const ExpertModule& module : experts[e]) {
@@ -205,7 +211,7 @@ absl::Status CheckMixtureFitsModel(CausalLMImpl& model,
                                    [&](const ExpertModule& m) { return m.module == module.module; });
       if (module.kind != ExpertModule::Kind::kLora || in_first == experts[0].end()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "expert ", e, " module \"", module.module,
+            expert(e), " module \"", module.module,
             "\": a mixture needs LoRA experts that share modules"));
       }
       LIBRA_ASSIGN_OR_RETURN(std::shared_ptr<LinearImpl> linear, FindLinear(model, module.module));
@@ -217,14 +223,13 @@ absl::Status CheckMixtureFitsModel(CausalLMImpl& model,
       }
       if (!fits.ok()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("expert ", e, " does not fit the model: ", fits.message()));
+            absl::StrCat(expert(e), " does not fit the model: ", fits.message()));
       }
     }
   }
   return absl::OkStatus();
 }
 
-}  // namespace
 
 absl::Status ApplyExpert(CausalLMImpl& model, const std::vector<ExpertModule>& modules,
                          bool trainable) {

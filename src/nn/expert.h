@@ -70,6 +70,14 @@ absl::Status AttachMixture(CausalLMImpl& model,
                            const std::vector<std::vector<ExpertModule>>& experts,
                            std::shared_ptr<RouterImpl> router, MixingMode mode);
 
+// Checks that every expert of a mixture is LoRA on the same modules as the
+// others, each module in the model with shapes that fit it; errors name the
+// expert (`names[e]`, else its index) and the tensor. AttachMixture checks
+// this first.
+absl::Status CheckMixtureFitsModel(CausalLMImpl& model,
+                                   const std::vector<std::vector<ExpertModule>>& experts,
+                                   const std::vector<std::string>& names = {});
+
 // The router of one module (Arrow's prototypes differ per module).
 using RouterFactory =
     std::function<absl::StatusOr<std::shared_ptr<RouterImpl>>(const std::string& module)>;

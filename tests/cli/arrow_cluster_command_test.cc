@@ -112,7 +112,7 @@ TEST_F(ArrowClusterCommandTest, ArrowReportsABrokenExpertAndUsageErrors) {
   EXPECT_TRUE(absl::StrContains(r.output, "libra: error: expert \"broken\"")) << r.output;
   r = Libra("arrow");
   EXPECT_EQ(r.code, 2) << r.output;
-  r = Libra("arrow " + dir_ + " --top-k=0");
+  r = Libra("arrow " + dir_ + " --top-k=-1");
   EXPECT_EQ(r.code, 2) << r.output;
 }
 

@@ -111,7 +111,7 @@ TEST_F(TrainCommandTest, MixtureWithAForeignExpertIsAClearError) {
                                "/foreign.safetensors");
     EXPECT_EQ(eval.code, 1) << eval.output;
     EXPECT_TRUE(absl::StrContains(eval.output, "libra: error:")) << eval.output;
-    EXPECT_TRUE(absl::StrContains(eval.output, "expert 1 does not fit the model")) << eval.output;
+    EXPECT_TRUE(absl::StrContains(eval.output, "foreign.safetensors\" does not fit the model")) << eval.output;
     EXPECT_FALSE(absl::StrContains(eval.output, "unexpected failure")) << eval.output;
   }
 }
