@@ -73,31 +73,51 @@ torch::Tensor OracleRouterImpl::Route(const torch::Tensor& x, int64_t num_expert
 }
 
 MixtureAdapterImpl::MixtureAdapterImpl(std::vector<LoraWeights> experts,
-                                       std::shared_ptr<RouterImpl> router, MixingMode mode)
-    : router_(std::move(router)), mode_(mode) {
+                                       std::shared_ptr<RouterImpl> router, MixingMode mode,
+                                       bool trainable)
+    : router_(std::move(router)), mode_(mode), trainable_(trainable) {
   TORCH_CHECK(!experts.empty(), "mixture needs at least one expert");
   std::vector<int64_t> columns;
+  if (trainable_) scale_ = experts[0].scale;
   for (size_t e = 0; e < experts.size(); ++e) {
     const int64_t r = experts[e].a.size(0);
     TORCH_CHECK(mode != MixingMode::kParameter || r == experts[0].a.size(0),
                 "parameter mixing needs equal ranks: expert 0 has ", experts[0].a.size(0),
                 ", expert ", e, " has ", r);
-    a_.push_back(register_buffer(absl::StrCat("expert_", e, "_lora_A"), experts[e].a.detach().clone()));
-    b_.push_back(register_buffer(absl::StrCat("expert_", e, "_lora_B"),
-                                 (experts[e].b.detach() * experts[e].scale).clone()));
+    TORCH_CHECK(experts[e].a.size(1) == experts[0].a.size(1) &&
+                    experts[e].b.size(0) == experts[0].b.size(0) && experts[e].b.size(1) == r,
+                "mixture experts disagree in shape: expert ", e, " has A ", experts[e].a.sizes(),
+                " and B ", experts[e].b.sizes(), ", expert 0 has A ", experts[0].a.sizes(),
+                " and B ", experts[0].b.sizes());
+    if (trainable_) {
+      TORCH_CHECK(experts[e].scale == scale_, "trainable mixture experts must share one scale: ",
+                  experts[e].scale, " vs ", scale_);
+      a_.push_back(register_parameter(absl::StrCat("expert_", e, "_lora_A"),
+                                      experts[e].a.detach().clone()));
+      b_.push_back(register_parameter(absl::StrCat("expert_", e, "_lora_B"),
+                                      experts[e].b.detach().clone()));
+    } else {
+      a_.push_back(register_buffer(absl::StrCat("expert_", e, "_lora_A"), experts[e].a.detach().clone()));
+      b_.push_back(register_buffer(absl::StrCat("expert_", e, "_lora_B"),
+                                   (experts[e].b.detach() * experts[e].scale).clone()));
+    }
     for (int64_t i = 0; i < r; ++i) columns.push_back(static_cast<int64_t>(e));
   }
-  a_cat_ = register_buffer("a_cat", torch::cat(a_, 0));
-  b_cat_ = register_buffer("b_cat", torch::cat(b_, 1));
+  if (!trainable_) {  // trainable experts concatenate afresh on each forward
+    a_cat_ = register_buffer("a_cat", torch::cat(a_, 0));
+    b_cat_ = register_buffer("b_cat", torch::cat(b_, 1));
+  }
   column_expert_ = register_buffer("column_expert", torch::tensor(columns, torch::kInt64));
   register_module("router", router_);
 }
 
 torch::Tensor MixtureAdapterImpl::OutputMix(const torch::Tensor& x, const torch::Tensor& w) {
   // h = (A_cat x) * w per column's expert; y = B_cat h.
+  const torch::Tensor a_cat = trainable_ ? torch::cat(a_, 0) : a_cat_;
+  const torch::Tensor b_cat = trainable_ ? torch::cat(b_, 1) : b_cat_;
   const torch::Tensor w_cols = w.index_select(-1, column_expert_.to(x.device()));
-  const torch::Tensor h = F::linear(x, a_cat_.to(x.dtype())) * w_cols;
-  return F::linear(h, b_cat_.to(x.dtype()));
+  const torch::Tensor h = F::linear(x, a_cat.to(x.dtype())) * (w_cols * scale_);
+  return F::linear(h, b_cat.to(x.dtype()));
 }
 
 torch::Tensor MixtureAdapterImpl::ParameterMix(const torch::Tensor& x, const torch::Tensor& w) {
@@ -107,12 +127,20 @@ torch::Tensor MixtureAdapterImpl::ParameterMix(const torch::Tensor& x, const tor
     const torch::Tensor wb = w.select(1, 0).expand({x.size(0), w.size(2)});
     const torch::Tensor a_mix = torch::einsum("be,eri->bri", {wb, a});
     const torch::Tensor b_mix = torch::einsum("be,eor->bor", {wb, b});
-    return torch::bmm(torch::bmm(x, a_mix.transpose(1, 2)), b_mix.transpose(1, 2));
+    torch::Tensor h = torch::bmm(x, a_mix.transpose(1, 2));
+    if (scale_ != 1.0) h = h * scale_;
+    return torch::bmm(h, b_mix.transpose(1, 2));
   }
-  const torch::Tensor a_mix = torch::einsum("bse,eri->bsri", {w, a});
-  const torch::Tensor b_mix = torch::einsum("bse,eor->bsor", {w, b});
-  const torch::Tensor h = torch::einsum("bsi,bsri->bsr", {x, a_mix});
-  return torch::einsum("bsr,bsor->bso", {h, b_mix});
+  // Per token: x A_mix = sum_e w_e (x A_e^T), and B_mix h = sum_e w_e (B_e h),
+  // so neither per-token A_mix nor B_mix is formed ([B, S, E, r] and
+  // [B, S, E, out] activations instead of [B, S, r, in] weights).
+  const int64_t E = a.size(0), r = a.size(1);
+  const torch::Tensor xa = F::linear(x, a.reshape({E * r, -1}))
+                               .view({x.size(0), x.size(1), E, r});  // [B, S, E, r]
+  torch::Tensor h = (xa * w.unsqueeze(-1)).sum(2);                    // [B, S, r]
+  if (scale_ != 1.0) h = h * scale_;
+  const torch::Tensor hb = torch::einsum("bsr,eor->bseo", {h, b});   // [B, S, E, out]
+  return (hb * w.unsqueeze(-1)).sum(2);
 }
 
 torch::Tensor MixtureAdapterImpl::Forward(const torch::Tensor& x, const torch::Tensor& weight,
@@ -126,14 +154,16 @@ torch::Tensor MixtureAdapterImpl::Forward(const torch::Tensor& x, const torch::T
 }
 
 torch::Tensor MixtureAdapterImpl::DeltaWeight() {
-  const torch::Tensor probe = torch::zeros({1, 1, a_cat_.size(1)}, a_cat_.options());
+  const torch::Tensor a_cat = trainable_ ? torch::cat(a_, 0) : a_cat_;
+  const torch::Tensor b_cat = trainable_ ? torch::cat(b_, 1) : b_cat_;
+  const torch::Tensor probe = torch::zeros({1, 1, a_cat.size(1)}, a_cat.options());
   const torch::Tensor w = router_->Route(probe, num_experts()).reshape({num_experts()});
   if (mode_ == MixingMode::kOutput) {
-    return torch::mm(b_cat_ * w.index_select(0, column_expert_), a_cat_);
+    return torch::mm(b_cat * w.index_select(0, column_expert_), a_cat) * scale_;
   }
   const torch::Tensor a = torch::einsum("e,eri->ri", {w, torch::stack(a_)});
   const torch::Tensor b = torch::einsum("e,eor->or", {w, torch::stack(b_)});
-  return torch::mm(b, a);
+  return torch::mm(b, a) * scale_;
 }
 
 bool TargetModules::Matches(const std::string& module) const {

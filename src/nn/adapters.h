@@ -117,8 +117,13 @@ struct LoraWeights {
 
 class MixtureAdapterImpl : public AdapterImpl {
  public:
+  // Frozen experts (the default): buffers, each scale folded into its B.
+  // `trainable` experts (mixtures of parameter-efficient experts, mope.h):
+  // parameters "expert_<e>_lora_A" [r, in] and "expert_<e>_lora_B" [out, r]
+  // trained with the router; the scale, which all experts must then share,
+  // stays apart (applied to the rank-r activations, as LoRA does).
   MixtureAdapterImpl(std::vector<LoraWeights> experts, std::shared_ptr<RouterImpl> router,
-                     MixingMode mode);
+                     MixingMode mode, bool trainable = false);
   torch::Tensor Forward(const torch::Tensor& x, const torch::Tensor& weight,
                         const torch::Tensor& bias) override;
   // The delta under the router's weights for a [1, 1, in] zero input
@@ -126,6 +131,14 @@ class MixtureAdapterImpl : public AdapterImpl {
   torch::Tensor DeltaWeight() override;
   std::string kind() const override { return "mixture"; }
   int64_t num_experts() const { return static_cast<int64_t>(a_.size()); }
+  bool trainable() const { return trainable_; }
+  MixingMode mode() const { return mode_; }
+  const std::shared_ptr<RouterImpl>& router() const { return router_; }
+  // Expert e as stored: A [r, in], B [out, r] and the scale not folded into B
+  // (1 for frozen experts).
+  const torch::Tensor& expert_a(int64_t e) const { return a_[e]; }
+  const torch::Tensor& expert_b(int64_t e) const { return b_[e]; }
+  double scale() const { return scale_; }
 
  private:
   torch::Tensor OutputMix(const torch::Tensor& x, const torch::Tensor& w);
@@ -134,6 +147,8 @@ class MixtureAdapterImpl : public AdapterImpl {
   torch::Tensor a_cat_, b_cat_, column_expert_;  // output mixing: [sum r, in], [out, sum r]
   std::shared_ptr<RouterImpl> router_;
   MixingMode mode_;
+  bool trainable_ = false;
+  double scale_ = 1.0;  // trainable experts only; frozen ones fold it into b_
 };
 
 // PEFT-like target_modules: a module matches when its name equals an entry

@@ -52,6 +52,8 @@ std::vector<double> ScoreOptions(CausalLMImpl& model, const std::vector<int64_t>
     std::vector<int64_t> ids = prompt;
     ids.insert(ids.end(), option.begin(), option.end());
     torch::Tensor input = torch::tensor(ids, torch::kInt64).view({1, -1}).to(device);
+    const BatchLayout layout{{static_cast<int64_t>(prompt.size())}, {static_cast<int64_t>(ids.size())}};
+    ScopedBatchLayout scoped(model, layout);
     torch::Tensor logp = torch::log_softmax(model.forward(input)[0].to(torch::kFloat32), -1);
     double total = 0.0;
     for (size_t k = 0; k < option.size(); ++k) {
@@ -75,11 +77,19 @@ TargetAccuracy TargetTokenAccuracy(CausalLMImpl& model, const std::vector<Tokeni
     for (size_t i = begin; i < end; ++i) length = std::max<int64_t>(length, examples[i].ids.size());
     const int64_t rows = static_cast<int64_t>(end - begin);
     std::vector<int64_t> ids(rows * length, 0);
+    BatchLayout layout;
     for (size_t i = begin; i < end; ++i) {
       std::copy(examples[i].ids.begin(), examples[i].ids.end(), ids.begin() + (i - begin) * length);
+      const int64_t n = static_cast<int64_t>(examples[i].ids.size());
+      layout.prompt_lengths.push_back(std::min<int64_t>(examples[i].target_start, n));
+      layout.lengths.push_back(n);
     }
     torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length}).to(device);
-    torch::Tensor predicted = model.forward(input).argmax(-1).to(torch::kCPU).contiguous();
+    torch::Tensor predicted;
+    {
+      ScopedBatchLayout scoped(model, layout);
+      predicted = model.forward(input).argmax(-1).to(torch::kCPU).contiguous();
+    }
     const int64_t* p = predicted.data_ptr<int64_t>();
     for (size_t i = begin; i < end; ++i) {
       const TokenizedExample& ex = examples[i];

@@ -216,7 +216,12 @@ torch::Tensor CausalLMImpl::Head(const torch::Tensor& hidden) {
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
-  return Head(model->forward(input_ids, cache));
+  return Head(Hidden(input_ids, cache));
+}
+
+torch::Tensor CausalLMImpl::Hidden(const torch::Tensor& input_ids, KvCache* cache) {
+  if (observer_) observer_(input_ids, cache != nullptr ? cache->length : 0, layout_);
+  return model->forward(input_ids, cache);
 }
 
 void CausalLMImpl::ResizeVocab(int64_t new_size) {

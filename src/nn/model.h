@@ -14,6 +14,7 @@
 #ifndef LIBRA_NN_MODEL_H_
 #define LIBRA_NN_MODEL_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -142,6 +143,21 @@ class DecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Decoder);
 
+// Rows of a right-padded batch: each row's prompt length (tokens before the
+// target) and length (non-padding tokens). Callers that build batches from
+// TokenizedExamples (the trainer, batched evaluation) set it for the forward
+// pass, so that modules routing on the prompt (mope.h) can find it.
+struct BatchLayout {
+  std::vector<int64_t> prompt_lengths;
+  std::vector<int64_t> lengths;
+};
+
+// Called at the start of every forward pass with the input ids [B, S], the
+// KV cache's length before this pass (0: new sequences; > 0: decoding
+// continues them) and the batch layout (null when the caller set none).
+using ForwardObserver =
+    std::function<void(const torch::Tensor& input_ids, int64_t cache_length, const BatchLayout* layout)>;
+
 class CausalLMImpl : public torch::nn::Module {
  public:
   explicit CausalLMImpl(const ModelConfig& config);
@@ -149,9 +165,13 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, KvCache* cache = nullptr);
   // Hidden states before the head, so callers can project only the rows
   // they need (training on target tokens only).
-  torch::Tensor Hidden(const torch::Tensor& input_ids, KvCache* cache = nullptr) {
-    return model->forward(input_ids, cache);
-  }
+  torch::Tensor Hidden(const torch::Tensor& input_ids, KvCache* cache = nullptr);
+
+  // The layout of the next forward passes' batches (null: none); the
+  // pointee must outlive them. ScopedBatchLayout sets and clears it.
+  void set_batch_layout(const BatchLayout* layout) { layout_ = layout; }
+  // One observer per model (null: none); mope.h's routing context is one.
+  void set_forward_observer(ForwardObserver observer) { observer_ = std::move(observer); }
   // hidden [.., hidden] -> logits [.., vocab].
   torch::Tensor Head(const torch::Tensor& hidden);
 
@@ -170,8 +190,24 @@ class CausalLMImpl : public torch::nn::Module {
 
  private:
   ModelConfig config_;
+  const BatchLayout* layout_ = nullptr;
+  ForwardObserver observer_;
 };
 TORCH_MODULE(CausalLM);
+
+// Sets a model's batch layout for a scope.
+class ScopedBatchLayout {
+ public:
+  ScopedBatchLayout(CausalLMImpl& model, const BatchLayout& layout) : model_(model) {
+    model_.set_batch_layout(&layout);
+  }
+  ~ScopedBatchLayout() { model_.set_batch_layout(nullptr); }
+  ScopedBatchLayout(const ScopedBatchLayout&) = delete;
+  ScopedBatchLayout& operator=(const ScopedBatchLayout&) = delete;
+
+ private:
+  CausalLMImpl& model_;
+};
 
 // The base weights (no adapter parameters) by HF name.
 std::vector<std::pair<std::string, torch::Tensor>> BaseStateDict(CausalLMImpl& model);

@@ -20,6 +20,7 @@ struct Batch {
   torch::Tensor positions;  // flat [B*L] rows that predict a target token
   torch::Tensor targets;    // the predicted ids
   int64_t tokens = 0;       // non-padding tokens
+  BatchLayout layout;       // prompt and total length of each row
 };
 
 Batch MakeBatch(const std::vector<TokenizedExample>& data, const std::vector<int64_t>& indices,
@@ -34,6 +35,8 @@ Batch MakeBatch(const std::vector<TokenizedExample>& data, const std::vector<int
     const int64_t n = static_cast<int64_t>(ex.ids.size());
     std::copy(ex.ids.begin(), ex.ids.end(), ids.begin() + r * length);
     batch.tokens += n;
+    batch.layout.prompt_lengths.push_back(std::min<int64_t>(ex.target_start, n));
+    batch.layout.lengths.push_back(n);
     for (int64_t p = std::max<int64_t>(ex.target_start, 1) - 1; p + 1 < n; ++p) {
       positions.push_back(r * length + p);
       targets.push_back(ex.ids[p + 1]);
@@ -48,7 +51,11 @@ Batch MakeBatch(const std::vector<TokenizedExample>& data, const std::vector<int
 torch::Tensor BatchLoss(CausalLMImpl& model, const Batch& batch) {
   // Project only the rows that carry the loss: the head is the largest
   // matmul when the vocabulary is large and prompts are long.
-  torch::Tensor hidden = model.Hidden(batch.input_ids);
+  torch::Tensor hidden;
+  {
+    ScopedBatchLayout layout(model, batch.layout);
+    hidden = model.Hidden(batch.input_ids);
+  }
   hidden = hidden.reshape({-1, hidden.size(-1)}).index_select(0, batch.positions);
   torch::Tensor logits = model.Head(hidden).to(torch::kFloat32);
   return torch::nn::functional::cross_entropy(logits, batch.targets);
@@ -232,6 +239,10 @@ absl::StatusOr<TrainStats> Train(CausalLMImpl& model, const std::vector<Tokenize
       Batch batch = MakeBatch(data, order.MicroBatch(micro), options.device);
       torch::manual_seed(options.seed * 7919ull + static_cast<uint64_t>(micro));
       torch::Tensor loss = BatchLoss(model, batch);
+      if (options.auxiliary_loss) {
+        torch::Tensor extra = options.auxiliary_loss();
+        if (extra.defined()) loss = loss + extra.to(loss.dtype());
+      }
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
         log.Interrupt();

@@ -62,6 +62,9 @@ struct TrainOptions {
   // names in its remap get their AdamW moments carried over or reset.
   // A sparse adapter's mask schedule (sparse_adapter.h) is one.
   BeforeStepHook before_step;
+  // Called after each training micro-batch's forward pass; a defined result
+  // is added to its loss (a posterior router's KL term, mope.h).
+  std::function<torch::Tensor()> auxiliary_loss;
 };
 
 // Learning rate before optimizer step `step` (0-based) of `total_steps`.
