@@ -1,5 +1,6 @@
 #include "src/cli/merge_config.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -9,6 +10,9 @@
 
 namespace libra::cli {
 namespace {
+
+// Larger ranks are no SVD truncation a module could have.
+constexpr double kMaxMergeRank = 1 << 20;
 
 absl::Status Invalid(const std::string& label, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(what, " (", label, ")"));
@@ -94,6 +98,11 @@ absl::StatusOr<MergeConfig> Parse(const YAML::Node& root, const std::string& lab
   if (root["rank"]) {
     absl::StatusOr<double> rank = Number(root["rank"], "rank", label);
     if (!rank.ok()) return rank.status();
+    // Checked before the cast: a rank of .inf or 1e30 would be undefined behaviour.
+    if (!(*rank >= 1 && *rank <= kMaxMergeRank && *rank == std::floor(*rank))) {
+      return Invalid(label, absl::StrCat("rank must be a whole number from 1 to ", kMaxMergeRank, ", got ",
+                                         root["rank"].as<std::string>()));
+    }
     config.rank = static_cast<int64_t>(*rank);
   }
   if (root["dtype"]) {

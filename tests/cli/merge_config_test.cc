@@ -53,6 +53,10 @@ TEST(MergeConfigTest, RejectsMalformedConfigsWithTheFileNamed) {
                 "models[0].parameters.weight must be a number"},
            Case{"merge_method: linear\nmodels: [{model: a}]\ndtype: int8", "dtype \"int8\""},
            Case{"merge_method: [linear\nmodels: {", "YAML:"},
+           // Found by the merge_yaml fuzz target: a cast of -inf to int64.
+           Case{"merge_method: ties\nmodels: [{model: a}]\nmode: svd\nrank: -.inf", "rank must be a whole number"},
+           Case{"merge_method: ties\nmodels: [{model: a}]\nrank: 1e30", "rank must be a whole number"},
+           Case{"merge_method: ties\nmodels: [{model: a}]\nrank: 2.5", "rank must be a whole number"},
        }) {
     absl::StatusOr<MergeConfig> config = ParseMergeConfig(c.yaml, "bad.yaml");
     EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << c.yaml;
