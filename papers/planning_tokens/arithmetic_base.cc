@@ -72,7 +72,10 @@ absl::Status PretrainArithmeticBase(const ArithmeticBaseConfig& config, const st
   const int threads = at::get_num_threads();
   at::set_num_threads(kArithmeticBaseThreads);
   text::ByteTokenizer tokenizer;
-  const auto options = ChainOptions(config, kBaseDataSeed, 1, 1);
+  // Starts over the whole range, so the base has seen every intermediate
+  // value a chain can reach.
+  auto options = ChainOptions(config, kBaseDataSeed, 1, 1);
+  options.max_start = config.max_value;
   LIBRA_ASSIGN_OR_RETURN(
       std::vector<nn::TokenizedExample> data,
       PlainExamples(tokenizer, data::synthetic::ArithmeticChains(options, "train", config.examples),

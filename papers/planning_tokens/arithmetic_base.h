@@ -24,7 +24,7 @@
 namespace libra::papers {
 
 // Bump when a change alters the pretrained base.
-inline constexpr char kArithmeticBaseVersion[] = "planning-arithmetic-base-v1";
+inline constexpr char kArithmeticBaseVersion[] = "planning-arithmetic-base-v2";
 inline constexpr int kArithmeticBaseThreads = 1;
 
 struct ArithmeticBaseConfig {
@@ -36,7 +36,7 @@ struct ArithmeticBaseConfig {
   int64_t steps = 2000;
   int64_t batch = 32;
   double lr = 3e-3;
-  int examples = 20000;      // single-step problems (train split, generator seed 1000)
+  int examples = 20000;      // single-step problems, starts up to max_value (train split, seed 1000)
   int max_value = 99;        // the generator's bound on every number
   int measure_examples = 200;  // single-step test problems the base is measured on
 };
