@@ -51,14 +51,14 @@ using StepTypes = std::vector<std::vector<std::string>>;  // per step, its types
 constexpr int kMinSteps = 1, kMaxSteps = 4;
 constexpr int kShortMax = 2;  // C4's buckets, fixed before the run: 1-2 vs 3-4 steps
 constexpr uint64_t kDataSeed = 7;
-constexpr int kTrainExamples = 400, kDevExamples = 16, kTestPerLength = 12;
+constexpr int kTrainExamples = 300, kDevExamples = 12, kTestPerLength = 10;
 // Fine-tuning, the same for every condition: LoRA r 16, alpha 16 on the MLP
 // projections (the paper's), plus the new tokens' rows; two rounds, the
 // round chosen on dev.
 constexpr int64_t kLoraRank = 16;
 constexpr double kLoraAlpha = 16.0;
 constexpr int kRounds = 2;
-constexpr int64_t kRoundSteps = 80, kBatch = 8;
+constexpr int64_t kRoundSteps = 50, kBatch = 8;
 constexpr double kLearningRate = 3e-3;
 constexpr int64_t kMaxNewTokens = 80;
 // Planning tokens: one prefix and one token per type (General: two prefixes,
