@@ -192,7 +192,16 @@ torch::Tensor DecoderImpl::forward(const torch::Tensor& input_ids, KvCache* cach
   torch::Tensor freqs = torch::outer(positions, inv_freq_);
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);
   const torch::Tensor cos = emb.cos(), sin = emb.sin();
-  torch::Tensor h = embed_tokens->forward(input_ids);
+  torch::Tensor h;
+  if (added_embed_tokens.defined()) {
+    // Pretrained rows for ids < vocab_size, added rows above.
+    const int64_t base = embed_tokens->weight.size(0);
+    torch::Tensor added = (input_ids >= base).unsqueeze(-1);
+    h = torch::where(added, F::embedding((input_ids - base).clamp_min(0), added_embed_tokens),
+                     embed_tokens->forward(input_ids.clamp_max(base - 1)));
+  } else {
+    h = embed_tokens->forward(input_ids);
+  }
   int64_t index = 0;
   for (const auto& layer : *layers) {
     h = layer->as<DecoderLayerImpl>()->forward(h, cos, sin, cache, index++);
@@ -211,8 +220,34 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config) : config_(config) {
 }
 
 torch::Tensor CausalLMImpl::Head(const torch::Tensor& hidden) {
-  if (lm_head) return lm_head->forward(hidden);
-  return F::linear(hidden, model->embed_tokens->weight);
+  torch::Tensor logits =
+      lm_head ? lm_head->forward(hidden) : F::linear(hidden, model->embed_tokens->weight);
+  if (!added_lm_head) return logits;
+  return torch::cat({logits, added_lm_head->forward(hidden).to(logits.dtype())}, -1);
+}
+
+void CausalLMImpl::AddTokens(const torch::Tensor& rows) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor& table = model->embed_tokens->weight;
+  torch::Tensor input = rows.detach().to(table.options()).clone();
+  const int64_t n = input.size(0);
+  if (!model->added_embed_tokens.defined()) {
+    model->added_embed_tokens = model->register_parameter("added_embed_tokens", input);
+    added_lm_head = register_module(
+        "added_lm_head", Linear(LinearOptions(config_.hidden_size, n).bias(true)));
+    added_lm_head->weight.set_data(input.clone());
+    added_lm_head->bias.set_data(torch::zeros({n}, table.options()));
+    return;
+  }
+  model->added_embed_tokens.set_data(torch::cat({model->added_embed_tokens, input}));
+  added_lm_head->weight.set_data(torch::cat({added_lm_head->weight, input}));
+  added_lm_head->bias.set_data(
+      torch::cat({added_lm_head->bias, torch::zeros({n}, table.options())}));
+  added_lm_head->options.out_features(added_tokens());
+}
+
+int64_t CausalLMImpl::added_tokens() const {
+  return model->added_embed_tokens.defined() ? model->added_embed_tokens.size(0) : 0;
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
@@ -270,6 +305,7 @@ std::vector<std::pair<std::string, torch::Tensor>> BaseStateDict(CausalLMImpl& m
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& item : model.named_parameters()) {
     if (item.key().find(".adapter.") != std::string::npos) continue;
+    if (item.key().find("added_") != std::string::npos) continue;  // AddTokens
     out.emplace_back(item.key(), item.value());
   }
   return out;

@@ -134,6 +134,10 @@ class DecoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, KvCache* cache = nullptr);
 
   torch::nn::Embedding embed_tokens{nullptr};
+  // Input rows of tokens added after pretraining (CausalLMImpl::AddTokens),
+  // ids config.vocab_size.. ; undefined until tokens are added. A parameter
+  // of its own, so the pretrained rows can stay frozen while these train.
+  torch::Tensor added_embed_tokens;
   torch::nn::ModuleList layers{nullptr};
   Norm norm{nullptr};  // "norm" (llama) or "final_layernorm" (phi)
 
@@ -178,6 +182,16 @@ class CausalLMImpl : public torch::nn::Module {
   // Grows (or keeps) the vocabulary to `new_size` rows; new embedding rows
   // (and head rows) start as the mean of the existing ones, head bias 0.
   void ResizeVocab(int64_t new_size);
+  // Appends tokens added after pretraining (planning tokens), ids from
+  // vocab_size() on: `rows` [n, hidden] become both their input rows
+  // (model.added_embed_tokens) and the weights of their output rows, an
+  // untied head with a bias starting at 0 ("added_lm_head"), whether or not
+  // the pretrained head is tied. The pretrained rows, config() and the
+  // checkpoint SaveCheckpoint writes (BaseStateDict) are unchanged.
+  void AddTokens(const torch::Tensor& rows);
+  int64_t added_tokens() const;
+  // Logit width: config().vocab_size + added_tokens().
+  int64_t vocab_size() const { return config_.vocab_size + added_tokens(); }
   // Matmul dtype of every projection and the head (kFloat32 or kBFloat16).
   void SetComputeDtype(torch::Dtype dtype);
   // Every LinearImpl with its full name ("model.layers.0.mlp.up_proj").
@@ -187,6 +201,7 @@ class CausalLMImpl : public torch::nn::Module {
 
   Decoder model{nullptr};
   Linear lm_head{nullptr};  // null when tie_word_embeddings
+  Linear added_lm_head{nullptr};  // output rows of added tokens (AddTokens), with bias
 
  private:
   ModelConfig config_;
@@ -209,7 +224,7 @@ class ScopedBatchLayout {
   CausalLMImpl& model_;
 };
 
-// The base weights (no adapter parameters) by HF name.
+// The base weights (no adapter parameters, no added tokens) by HF name.
 std::vector<std::pair<std::string, torch::Tensor>> BaseStateDict(CausalLMImpl& model);
 
 }  // namespace libra::nn
