@@ -105,7 +105,14 @@ void MeasureGradientShares(const LogitModel& m, const Stream& s, int task, Sums&
     sums[name + "/cause/grad_share"] += cl::GradientShare(g, cl::Modules(m)[0]);
   }
   if (m.factorisation == Factorisation::kCausal && task == 2) {
-    sums[name + "/mechanism/grad_share"] += cl::GradientShare(g, cl::Modules(m)[1 + s.shifted_value]);
+    const cl::ModuleRange row = cl::Modules(m)[1 + s.shifted_value];
+    sums[name + "/mechanism/grad_share"] += cl::GradientShare(g, row);
+    // Diagnostic: the share of the gradient's change caused by the shift,
+    // without the residual gradient left by the unfinished earlier tasks.
+    std::vector<double> change = cl::Gradient(m, s.tasks[task - 1].Joint());
+    for (size_t i = 0; i < g.size(); ++i) change[i] = g[i] - change[i];
+    sums[name + "/mechanism/grad_share_of_change"] += cl::GradientShare(change, row);
+    sums[name + "/mechanism/shifted_value_mass"] += s.tasks[task].p_a[s.shifted_value];
   }
   if (m.factorisation == Factorisation::kJoint && task == 2) {
     sums[name + "/mechanism/grad_share"] +=
