@@ -25,6 +25,7 @@
 #include "papers/common/reproduce.h"
 #include "src/core/cl/mechanisms.h"
 #include "src/core/cl/metrics.h"
+#include "src/core/status_macros.h"
 
 namespace libra::papers::independent_mechanisms {
 namespace {
@@ -147,7 +148,7 @@ void LearnTask(LogitModel& m, const Stream& s, int task, const std::vector<Table
 
 // The whole stream for the three learners; the accuracy matrices score
 // -KL(p_j || q after task i), so forgetting and forward transfer are in nats.
-void RunStream(const Stream& s, std::mt19937_64& rng, Sums& sums) {
+absl::Status RunStream(const Stream& s, std::mt19937_64& rng, Sums& sums) {
   std::vector<LogitModel> models;
   std::vector<cl::AccuracyMatrix> matrices(3, cl::AccuracyMatrix(kTasks));
   std::vector<std::vector<double>> before(3);
@@ -167,19 +168,24 @@ void RunStream(const Stream& s, std::mt19937_64& rng, Sums& sums) {
   for (int l = 0; l < 3; ++l) {
     const std::string name = cl::FactorisationName(kLearners[l]);
     sums[name + "/forgetting"] += matrices[l].Forgetting();
-    sums[name + "/forward_transfer"] += matrices[l].ForwardTransfer(before[l]).value();
+    LIBRA_ASSIGN_OR_RETURN(const double transfer, matrices[l].ForwardTransfer(before[l]));
+    sums[name + "/forward_transfer"] += transfer;
     for (int i = 0; i < kTasks; ++i) {
       for (int j = 0; j < kTasks; ++j) sums[absl::StrCat(name, "/R", i, j)] += matrices[l].At(i, j);
     }
   }
+  return absl::OkStatus();
 }
 
-void RunToy(const RunContext& ctx, Results& results) {
+absl::Status RunToy(const RunContext& ctx, Results& results) {
   const auto start = std::chrono::steady_clock::now();
   for (int seed : ctx.seeds) {
     std::mt19937_64 rng(static_cast<uint64_t>(seed));
     Sums sums;
-    for (int i = 0; i < kSystems; ++i) RunStream(DrawStream(rng), rng, sums);
+    for (int i = 0; i < kSystems; ++i) {
+      const Stream stream = DrawStream(rng);
+      LIBRA_RETURN_IF_ERROR(RunStream(stream, rng, sums));
+    }
     for (const auto& [metric, sum] : sums) results.AddValue(metric, seed, sum / kSystems);
     for (const char* other : {"anti_causal", "monolithic"}) {
       for (const char* shift : {"cause", "mechanism", "label", "return"}) {
@@ -190,6 +196,7 @@ void RunToy(const RunContext& ctx, Results& results) {
     }
   }
   results.AddStageTime("toy streams", SecondsSince(start));
+  return absl::OkStatus();
 }
 
 Quantity M(const std::string& metric) { return Quantity::Metric(metric); }
@@ -298,7 +305,7 @@ absl::Status Run(const RunContext& ctx, Results& results) {
                      {"shift_steps", kShiftSteps}, {"regret_steps", kRegretSteps},
                      {"changed_tolerance", kChangedTolerance},
                      {"shifts", {"cause", "mechanism", "label", "return"}}});
-  RunToy(ctx, results);
+  LIBRA_RETURN_IF_ERROR(RunToy(ctx, results));
   JudgeClaims(results);
   DescribePlots(results);
   DescribeMatrices(results);
