@@ -19,6 +19,9 @@ void AppendLittleEndianU64(uint64_t value, std::string* out) {
 
 // Encodes float32 values as `dtype` bytes (little-endian, as the host).
 void AppendEncoded(const float* values, int64_t count, DType dtype, std::string* out) {
+  // An empty tensor's data pointer may be null, and memcpy from null is
+  // undefined even for 0 bytes (UBSan's finding).
+  if (count == 0) return;
   const size_t start = out->size();
   out->resize(start + count * DTypeSize(dtype));
   char* dest = out->data() + start;
