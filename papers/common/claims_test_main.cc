@@ -6,6 +6,7 @@
 //
 //   claims_test --reproduce papers/testbed/reproduce
 //       --expectations papers/testbed/expectations.json [extra flags]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -36,6 +37,14 @@ TEST(ClaimsTest, QuickRunReproducesEveryClaimNotMarkedKnownFailure) {
   if (outputs == nullptr) outputs = std::getenv("TEST_TMPDIR");
   const std::string out = absl::StrCat(outputs ? outputs : "/tmp", "/claims_test_out");
   std::vector<std::string> argv = {g_reproduce, "--scale", "quick", "--out", out};
+  // Always a cold artifact cache of this run's own: Bazel gives tests no
+  // $HOME, and the default root would then be a folder in the runfiles that
+  // outlives the run, so a later run would reuse experts and neither measure
+  // the cold budget nor catch a regression in how they are trained.
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  if (std::find(g_extra.begin(), g_extra.end(), "--cache_dir") == g_extra.end()) {
+    argv.insert(argv.end(), {"--cache_dir", absl::StrCat(tmp ? tmp : "/tmp", "/artifact_cache")});
+  }
   argv.insert(argv.end(), g_extra.begin(), g_extra.end());
   std::fprintf(stderr, "running: %s\n", absl::StrJoin(argv, " ").c_str());
   absl::StatusOr<int> code = libra::papers::RunProgram(argv);
