@@ -2,7 +2,8 @@
 # Fault injection on every library write, from outside: `libra library add`,
 # `library rm`, `merge --out` (adds an expert) and `arrow` (auxiliary files)
 # killed with SIGKILL at random moments; 8 writers racing on one library;
-# writes into a file system that is full (RLIMIT_FSIZE). After each: `library
+# writes into a file system that is full (RLIMIT_FSIZE) and into a read-only
+# library. After each: `library
 # verify` passes and the experts are the old set or the new one, nothing else.
 #
 #   LIBRA_FAULT_TRIALS=200 bazel test //tests/cli:library_fault_injection_test   (the long run)
@@ -23,7 +24,12 @@ for i in 0 1 2 3; do "$MAKE" "$T/p$i" --layers 4 --dim 256 --rank 8 --seed "$i" 
 for i in 0 1 2; do "$LIBRA" library add "$L" --name "e$i" --peft "$T/p$i" >/dev/null || fail "add e$i"; done
 
 # Killed writers. Each trial's command would turn `before` into `after`; the
-# kill lands anywhere from before its start to after its end.
+# kill lands anywhere from before its start to after its end: delays are
+# drawn over 1.5 times a measured add, so they fit the machine's speed.
+start=$(date +%s%N)
+"$LIBRA" library add "$L" --name probe --peft "$T/p3" >/dev/null || fail "probe add"
+span_us=$(( ($(date +%s%N) - start) * 3 / 2000 + 1 ))
+"$LIBRA" library rm "$L" probe >/dev/null || fail "probe rm"
 killed=0
 for trial in $(seq 1 "$TRIALS"); do
   before="$(names)"
@@ -37,7 +43,8 @@ for trial in $(seq 1 "$TRIALS"); do
   esac
   "${cmd[@]}" >/dev/null 2>&1 &
   pid=$!
-  sleep "0.0$((RANDOM % 30))"
+  delay_us=$(( (RANDOM * 32768 + RANDOM) % span_us ))
+  sleep "$(printf '%d.%06d' $((delay_us / 1000000)) $((delay_us % 1000000)))"
   kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
   wait "$pid" 2>/dev/null
   now="$(names)"
@@ -86,6 +93,27 @@ grep -q "^libra: error: .*$L" "$T/err" || fail "full disk: error does not name t
 [ "$(names)" = "$before" ] || fail "full disk: experts changed to '$(names)'"
 cmp -s "$L/library.pb" "$T/manifest_before" || fail "full disk: library.pb changed"
 "$LIBRA" library verify "$L" >/dev/null 2>&1 || fail "full disk: verify"
+
+# A read-only library: a read-only bind mount in a user namespace (the tests
+# run as root, which ignores file modes). Skipped, and said so, where user
+# namespaces are not allowed.
+if unshare -rm true 2>/dev/null; then
+  cp "$L/library.pb" "$T/manifest_before_ro"
+  before="$(names)"
+  unshare -rm bash -c '
+    mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" || exit 3
+    "$2" library add "$1" --name ro --peft "$3" >"$4/ro_add.out" 2>"$4/ro_add.err"; echo $? >"$4/ro_add.rc"
+    "$2" library rm "$1" e0 >"$4/ro_rm.out" 2>"$4/ro_rm.err"; echo $? >"$4/ro_rm.rc"
+  ' _ "$L" "$LIBRA" "$T/p1" "$T" || fail "read-only: could not mount the library read-only"
+  for op in add rm; do
+    [ "$(cat "$T/ro_$op.rc")" = 1 ] || fail "read-only $op: exit $(cat "$T/ro_$op.rc"), want 1 ($(cat "$T/ro_$op.err"))"
+    grep -q "^libra: error: .*$L" "$T/ro_$op.err" || fail "read-only $op: error does not name the library: $(cat "$T/ro_$op.err")"
+  done
+  [ "$(names)" = "$before" ] || fail "read-only: experts changed to '$(names)'"
+  cmp -s "$L/library.pb" "$T/manifest_before_ro" || fail "read-only: library.pb changed"
+else
+  echo "SKIP: read-only library (user namespaces not allowed here)"
+fi
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)"
