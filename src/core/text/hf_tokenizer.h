@@ -43,7 +43,7 @@
 namespace libra::text {
 
 // FromFile refuses larger files before reading them.
-inline constexpr uint64_t kMaxTokenizerFileBytes = 512ull << 20;
+inline constexpr uint64_t kMaxTokenizerFileBytes = 64ull << 20;
 
 class HfTokenizer : public Tokenizer {
  public:

@@ -1,5 +1,6 @@
 #include "src/core/text/hf_tokenizer.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -111,6 +112,22 @@ std::string Decode(const HfTokenizer& tokenizer, const Ids& ids, bool skip_speci
   auto text = tokenizer.Decode(ids, options);
   EXPECT_TRUE(text.ok()) << text.status();
   return text.ok() ? *text : "";
+}
+
+// A hostile size (a 100 MB JSON string) is refused from the file's length,
+// before it is read, naming the limit.
+TEST(HfTokenizerFileTest, OversizedFileIsRefusedBeforeReading) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/tokenizer.json";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.seekp((100 << 20) - 1);
+    out.put('"');  // sparse: nothing but the length is written
+  }
+  absl::StatusOr<HfTokenizer> refused = HfTokenizer::FromFile(path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("104857600 bytes, over the 67108864-byte limit"), std::string::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find(path), std::string::npos) << refused.status();
 }
 
 TEST(HfByteLevelTest, EncodesByHand) {
