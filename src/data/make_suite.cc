@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "src/core/exception_barrier.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -22,7 +23,9 @@ ABSL_FLAG(double, pretrain_compositions, 0.3, "share of pretraining lines chaini
 ABSL_FLAG(double, pretrain_framed, 0.5,
           "share of pretraining lines laid out like instructions (with filler words)");
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("make_suite --out DIR [--seed N] [--train N] ...");
   const auto positional = absl::ParseCommandLine(argc, argv);
   const std::string out = absl::GetFlag(FLAGS_out);
@@ -57,4 +60,10 @@ int main(int argc, char** argv) {
   }
   std::printf("wrote the synthetic suite to %s\n", out.c_str());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return libra::RunWithExceptionBarrier("make_suite", [&] { return Main(argc, argv); });
 }
