@@ -1,5 +1,6 @@
 #include "papers/common/artifact_cache.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,10 +102,13 @@ absl::StatusOr<std::string> FolderFingerprint(const std::string& dir, int64_t co
 
 std::string ArtifactCache::DefaultRoot() {
   if (const char* c = std::getenv("LIBRA_CACHE"); c && *c) return c;
-  if (const char* h = std::getenv("HOME"); h && *h) {
-    return absl::StrCat(h, "/.cache/libra/artifacts");
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') {
+    const passwd* pw = getpwuid(getuid());
+    home = pw != nullptr ? pw->pw_dir : nullptr;
   }
-  return ".libra-cache";
+  if (home == nullptr || *home == '\0') return ".libra-cache";
+  return absl::StrCat(home, "/.cache/libra/artifacts");
 }
 
 std::string ArtifactCache::PathFor(const ArtifactKey& key) const {
@@ -155,6 +159,19 @@ absl::StatusOr<std::string> ArtifactCache::GetOrBuild(const ArtifactKey& key, co
     return absl::InternalError(absl::StrCat("cache: cannot publish ", final_dir));
   }
   return final_dir;
+}
+
+absl::Status CopyArtifactFiles(const std::string& dir, const std::vector<std::string>& files,
+                               const std::string& out) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return absl::InternalError(absl::StrCat(out, ": ", ec.message()));
+  for (const std::string& file : files) {
+    fs::copy_file(absl::StrCat(dir, "/", file), absl::StrCat(out, "/", file),
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec) return absl::InternalError(absl::StrCat(dir, "/", file, ": ", ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace libra::papers

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,7 +40,9 @@ struct ArtifactKey {
 
 class ArtifactCache {
  public:
-  // $LIBRA_CACHE, else $HOME/.cache/libra/artifacts, else ./.libra-cache.
+  // $LIBRA_CACHE, else ~/.cache/libra/artifacts (the home folder from $HOME,
+  // else the password database: a Bazel action has no $HOME, and a build
+  // rule must find the same cache as `./run`), else ./.libra-cache.
   static std::string DefaultRoot();
 
   explicit ArtifactCache(std::string root) : root_(std::move(root)) {}
@@ -69,6 +72,12 @@ class ArtifactCache {
 // than it saves).
 absl::StatusOr<std::string> FolderFingerprint(const std::string& dir,
                                               int64_t content_limit = int64_t{64} << 20);
+
+// Copies `files` of the artifact folder `dir` into `out` (created, files
+// overwritten): how a build rule hands a cached artifact (a pretrained base
+// model) to tests as a build output.
+absl::Status CopyArtifactFiles(const std::string& dir, const std::vector<std::string>& files,
+                               const std::string& out);
 
 }  // namespace libra::papers
 

@@ -1,11 +1,15 @@
 #include "papers/common/artifact_cache.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/core/io/atomic_file.h"
@@ -109,6 +113,32 @@ TEST(ArtifactCache, DefaultRootFollowsLibraCache) {
   unsetenv("LIBRA_CACHE");
   setenv("HOME", "/home/u", 1);
   EXPECT_EQ(ArtifactCache::DefaultRoot(), "/home/u/.cache/libra/artifacts");
+  // No $HOME (a Bazel action's environment): the password database's home,
+  // so a build rule finds the same cache as `./run`.
+  const passwd* pw = getpwuid(getuid());
+  ASSERT_NE(pw, nullptr);
+  unsetenv("HOME");
+  EXPECT_EQ(ArtifactCache::DefaultRoot(), absl::StrCat(pw->pw_dir, "/.cache/libra/artifacts"));
+}
+
+TEST(CopyArtifactFiles, CopiesTheNamedFilesAndNamesAMissingOne) {
+  const std::string dir = Root("copy_from");
+  const std::string out = Root("copy_to") + "/nested/out";
+  fs::create_directories(dir);
+  ASSERT_TRUE(WriteFileAtomically(dir + "/a.json", "{\"a\": 1}").ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/b.bin", std::string("\0\1\2", 3)).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/unlisted", "x").ok());
+  ASSERT_TRUE(CopyArtifactFiles(dir, {"a.json", "b.bin"}, out).ok());
+  EXPECT_EQ(*ReadFile(out + "/a.json"), "{\"a\": 1}");
+  EXPECT_EQ(*ReadFile(out + "/b.bin"), std::string("\0\1\2", 3));
+  EXPECT_FALSE(fs::exists(out + "/unlisted"));
+  // A second copy overwrites (a rebuilt rule output).
+  ASSERT_TRUE(WriteFileAtomically(dir + "/a.json", "{}").ok());
+  ASSERT_TRUE(CopyArtifactFiles(dir, {"a.json"}, out).ok());
+  EXPECT_EQ(*ReadFile(out + "/a.json"), "{}");
+  absl::Status missing = CopyArtifactFiles(dir, {"gone.json"}, out);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_THAT(missing.message(), HasSubstr(dir + "/gone.json"));
 }
 
 // Two folders with the given files (name -> content).
