@@ -45,6 +45,10 @@ absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::strin
       o.reselect = true;
       continue;
     }
+    if (arg == "--claims_only") {
+      o.claims_only = true;
+      continue;
+    }
     if (!absl::StartsWith(arg, "--")) {
       return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
     }
@@ -122,7 +126,8 @@ std::string ReproduceUsage(const std::string& paper) {
       "  --data DIR           Flan-style JSONL folder (full scale; see src/data/task_folder.h)\n",
       "  --device D           cpu (default), cuda or cuda:N\n",
       "  --no_plots           skip plot.py\n",
-      "  --reselect           run recorded selection steps again (results in the output folder)\n");
+      "  --reselect           run recorded selection steps again (results in the output folder)\n",
+      "  --claims_only        run only the conditions the claims read (the claims test's run)\n");
 }
 
 std::vector<std::string> ReproduceArgs(const ReproduceOptions& o) {
@@ -141,6 +146,7 @@ std::vector<std::string> ReproduceArgs(const ReproduceOptions& o) {
   if (o.worker_count > 0) add("--worker", absl::StrCat(o.worker_index, "/", o.worker_count));
   if (!o.plots) args.push_back("--no_plots");
   if (o.reselect) args.push_back("--reselect");
+  if (o.claims_only) args.push_back("--claims_only");
   return args;
 }
 

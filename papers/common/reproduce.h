@@ -4,7 +4,7 @@
 //
 //   bazel run //papers/<paper>:reproduce -- [--scale quick|full] [--out DIR]
 //       [--seeds N] [--threads N] [--cache_dir DIR] [--base_model DIR]
-//       [--data DIR] [--device cpu|cuda[:N]] [--no_plots] [--reselect]
+//       [--data DIR] [--device cpu|cuda[:N]] [--no_plots] [--reselect] [--claims_only]
 //
 //   int main(int argc, char** argv) {
 //     return libra::papers::ReproduceMain(argc, argv, {"testbed", "Testbed facts", &RunTestbed});
@@ -47,6 +47,11 @@ struct ReproduceOptions {
   // rates, chosen on validation data) instead of reading their recorded
   // result, and write the fresh record into the output folder.
   bool reselect = false;
+  // Run only the conditions some claim reads (the claims test's run): a
+  // paper whose tables report more (e.g. sparse_adapters' sparse 1% and
+  // block experts, merges of 5 and 10 tasks) leaves the rest to `./run`.
+  // Every value it does compute equals the full run's, seed for seed.
+  bool claims_only = false;
   bool help = false;
   // Internal (workers.h): "--worker K/N" makes this process worker K of N,
   // which builds its share of the artifacts into the cache and writes

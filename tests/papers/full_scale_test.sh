@@ -74,6 +74,37 @@ if diff:
 EOF2
 echo "ok: worker processes reproduce the one-process run exactly"
 
+# --claims_only (the claims test's run): the experts and merges the claims
+# read, each value equal to the full run's; the workers list the same jobs.
+papers/sparse_adapters/reproduce --scale full --base_model "$FIXTURE/llama/base" \
+    --data "$FIXTURE/llama/data" --seeds 2 --threads 2 --no_plots --claims_only \
+    --out "$OUT/sparse_claims_only" --cache_dir "$TEST_TMPDIR/cache_claims_only" \
+    > "$OUT.claims_only.log" 2>&1 ||
+  { cat "$OUT.claims_only.log"; fail "sparse_adapters --claims_only exited non-zero"; }
+grep -q "building 18 of 18 artifacts in 2 worker processes" "$OUT.claims_only.log" ||
+  { cat "$OUT.claims_only.log"; fail "--claims_only did not train 3 kinds x 3 tasks x 2 seeds"; }
+/usr/bin/python3 - "$OUT/sparse_adapters/results.json" "$OUT/sparse_claims_only/results.json" <<'EOF2'
+import json, sys
+full, only = (json.load(open(p)) for p in sys.argv[1:3])
+fm, om = full["metrics"], only["metrics"]
+missing = [k for k in om if k not in fm]
+if missing:
+    sys.exit("FAIL claims_only: metrics the full run lacks: %s" % missing[:3])
+diff = [k for k in om if om[k]["values"] != fm[k]["values"]]
+if diff:
+    sys.exit("FAIL claims_only: %d metrics differ from the full run, e.g. %s" % (len(diff), diff[:3]))
+for left_out in ("single/sparse1", "single/block5", "merge/lora/in/5"):
+    if left_out in om:
+        sys.exit("FAIL claims_only: computed %s, which no claim reads" % left_out)
+fc = {c["id"]: c for c in full["claims"]}
+for c in only["claims"]:
+    if c["verdict"] != fc[c["id"]]["verdict"] or c["diff_mean"] != fc[c["id"]]["diff_mean"]:
+        sys.exit("FAIL claims_only: claim %s judged differently" % c["id"])
+if len(only["claims"]) != len(full["claims"]):
+    sys.exit("FAIL claims_only: %d claims, the full run has %d" % (len(only["claims"]), len(full["claims"])))
+EOF2
+echo "ok: --claims_only computes a subset of the full run's values, equal to them"
+
 run_paper testbed llama
 run_paper arrow_mbc phi
 

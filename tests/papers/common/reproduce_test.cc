@@ -49,6 +49,8 @@ TEST(ReproduceArgs, ParseBackToTheSameOptions) {
   o.plots = false;
   o.worker_index = 1;
   o.worker_count = 2;
+  o.reselect = true;
+  o.claims_only = true;  // a worker must list the same jobs as its parent
   auto back = ParseReproduceArgs(ReproduceArgs(o));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->scale, "full");
@@ -62,12 +64,16 @@ TEST(ReproduceArgs, ParseBackToTheSameOptions) {
   EXPECT_FALSE(back->plots);
   EXPECT_EQ(back->worker_index, 1);
   EXPECT_EQ(back->worker_count, 2);
+  EXPECT_TRUE(back->reselect);
+  EXPECT_TRUE(back->claims_only);
   // Defaults stay defaults: no --worker, no --out.
   auto plain = ParseReproduceArgs(ReproduceArgs(ReproduceOptions()));
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->worker_count, 0);
   EXPECT_EQ(plain->out, "");
   EXPECT_TRUE(plain->plots);
+  EXPECT_FALSE(plain->reselect);
+  EXPECT_FALSE(plain->claims_only);
 }
 
 TEST(ParseReproduceArgs, RejectsBadFlagsNamingThem) {
