@@ -28,6 +28,7 @@
 #include "papers/common/results.h"
 #include "papers/lab/testbed_lab.h"
 #include "papers/planning_tokens/arithmetic_base.h"
+#include "src/core/cluster/partition_agreement.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/status_macros.h"
 #include "src/core/text/byte_tokenizer.h"
@@ -161,24 +162,6 @@ absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
   return s;
 }
 
-// Normalized mutual information, 2 I(a; b) / (H(a) + H(b)) (sklearn's
-// arithmetic normalisation); 1 for identical partitions.
-double NormalizedMutualInformation(const std::vector<int>& a, const std::vector<int>& b) {
-  std::map<int, double> pa, pb;
-  std::map<std::pair<int, int>, double> pab;
-  const double n = static_cast<double>(a.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    pa[a[i]] += 1 / n;
-    pb[b[i]] += 1 / n;
-    pab[{a[i], b[i]}] += 1 / n;
-  }
-  double mi = 0, ha = 0, hb = 0;
-  for (const auto& [k, p] : pab) mi += p * std::log(p / (pa[k.first] * pb[k.second]));
-  for (const auto& [k, p] : pa) ha -= p * std::log(p);
-  for (const auto& [k, p] : pb) hb -= p * std::log(p);
-  return ha + hb > 0 ? 2 * mi / (ha + hb) : 1.0;
-}
-
 // Flattened labels back into per-example, per-step type names.
 std::vector<StepTypes> NamedTypes(const Setup& s, const std::vector<int>& labels,
                                   const std::string& prefix) {
@@ -214,8 +197,12 @@ absl::StatusOr<std::map<Method, std::vector<StepTypes>>> InferStepTypes(const Se
   vae.learning_rate = kVaeLearningRate;
   vae.seed = seed;
   LIBRA_ASSIGN_OR_RETURN(std::vector<int> sqvae, nn::SqVaeTypes(s.step_embeddings, vae));
-  results.AddValue("kmeans/nmi", seed, NormalizedMutualInformation(kmeans, s.true_operators));
-  results.AddValue("sqvae/nmi", seed, NormalizedMutualInformation(sqvae, s.true_operators));
+  LIBRA_ASSIGN_OR_RETURN(double kmeans_nmi,
+                         cluster::NormalizedMutualInformation(kmeans, s.true_operators));
+  LIBRA_ASSIGN_OR_RETURN(double sqvae_nmi,
+                         cluster::NormalizedMutualInformation(sqvae, s.true_operators));
+  results.AddValue("kmeans/nmi", seed, kmeans_nmi);
+  results.AddValue("sqvae/nmi", seed, sqvae_nmi);
   types[Method::kKMeans] = NamedTypes(s, kmeans, "k");
   types[Method::kSqVae] = NamedTypes(s, sqvae, "v");
   return types;
