@@ -519,37 +519,4 @@ absl::StatusOr<Expert> Lab::CachedLora(const std::vector<const LabTask*>& tasks,
   return nn::LoadExpert(dir + "/expert.safetensors");
 }
 
-absl::StatusOr<Expert> UniformMergeDeltas(const std::vector<const Expert*>& experts) {
-  if (experts.empty()) return absl::InvalidArgumentError("ApplyUniformMerge: no experts");
-  torch::NoGradGuard no_grad;
-  std::map<std::string, torch::Tensor> sum;
-  for (const Expert* expert : experts) {
-    for (const nn::ExpertModule& m : *expert) {
-      torch::Tensor delta = m.kind == nn::ExpertModule::Kind::kLora
-                                ? m.scale * torch::matmul(m.lora_b, m.lora_a)
-                                : m.delta;
-      auto it = sum.find(m.module);
-      if (it == sum.end()) {
-        sum.emplace(m.module, delta.clone());
-      } else {
-        it->second.add_(delta);
-      }
-    }
-  }
-  Expert merged;
-  for (auto& [module, delta] : sum) {
-    nn::ExpertModule m;
-    m.module = module;
-    m.kind = nn::ExpertModule::Kind::kDense;
-    m.delta = delta / static_cast<double>(experts.size());
-    merged.push_back(std::move(m));
-  }
-  return merged;
-}
-
-absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts) {
-  LIBRA_ASSIGN_OR_RETURN(Expert merged, UniformMergeDeltas(experts));
-  return nn::ApplyExpert(model, merged, /*trainable=*/false);
-}
-
 }  // namespace libra::papers

@@ -1,13 +1,13 @@
 // The testbed laboratory every paper experiment runs in: the synthetic suite
 // (or Flan-style JSONL at full scale), a small pretrained base model, and the
 // operations the papers compose: train a LoRA on some tasks, score a task
-// with whatever adapters are attached, merge experts uniformly.
+// with whatever adapters are attached (merges: MergeExperts, lab_experts.h).
 //
 //   LIBRA_ASSIGN_OR_RETURN(LabConfig config, LabConfigFromContext(ctx));
 //   LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<Lab> lab, Lab::Open(ctx, config));
 //   for (const LabTask& task : lab->tasks()) {
 //     LIBRA_ASSIGN_OR_RETURN(Expert expert, lab->CachedLora({&task}, seed));
-//     LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(lab->model(), expert, false));  // or ApplyUniformMerge
+//     LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(lab->model(), expert, false));  // or a MergeExperts result
 //     LIBRA_ASSIGN_OR_RETURN(TaskScore score, lab->Score(task));
 //     nn::DetachAdapters(lab->model());
 //   }
@@ -244,12 +244,6 @@ class Lab {
   double train_seconds_ = 0;
   int64_t train_steps_ = 0;
 };
-
-// Attaches the mean of the experts' deltas (sum_e s_e B_e A_e / E) as a
-// dense delta on each module of `model`.
-absl::Status ApplyUniformMerge(nn::CausalLMImpl& model, const std::vector<const Expert*>& experts);
-// The dense deltas ApplyUniformMerge attaches, one a module.
-absl::StatusOr<Expert> UniformMergeDeltas(const std::vector<const Expert*>& experts);
 
 // nn::TargetTokenAccuracy in evaluation mode; the model is left in training
 // mode afterwards, as the lab's scoring always has (exact match, measured

@@ -45,6 +45,7 @@
 #include "src/nn/adapter.h"
 #include "src/nn/adapters.h"
 #include "src/nn/examples.h"
+#include "src/nn/expert.h"
 #include "src/nn/model.h"
 
 namespace libra::papers::testbed {
@@ -269,7 +270,8 @@ absl::Status ScoreHeldOutMerges(const Setup& s, int seed, const std::vector<Task
     add_boundary_tokens("base", base[t.index]);
     auto t0 = std::chrono::steady_clock::now();
     for (const auto& [kind, set] : MergeSets(s, t, experts)) {
-      LIBRA_RETURN_IF_ERROR(ApplyUniformMerge(model, set));
+      LIBRA_ASSIGN_OR_RETURN(Expert merged, MergeExperts(set, "uniform"));
+      LIBRA_RETURN_IF_ERROR(nn::ApplyExpert(model, merged, /*trainable=*/false));
       LIBRA_ASSIGN_OR_RETURN(TaskScore score, s.lab->Score(t));
       add(kind, score.token_accuracy);
       add_boundary_tokens(kind, score);

@@ -53,41 +53,6 @@ TEST(TokenAccuracyTest, ScoresInEvaluationModeAndLeavesTrainingMode) {
   EXPECT_TRUE(model->is_training());
 }
 
-TEST(ApplyUniformMergeTest, AddsTheMeanOfTheExpertsDeltas) {
-  nn::CausalLM model = TinyModel();
-  nn::FreezeBase(*model);
-  const std::string module = "model.layers.0.self_attn.q_proj";
-  torch::manual_seed(3);
-  std::vector<Expert> experts(3);
-  for (Expert& e : experts) {
-    nn::ExpertModule m;
-    m.module = module;
-    m.lora_a = torch::randn({2, 16});
-    m.lora_b = torch::randn({16, 2});
-    m.scale = 0.5;
-    e.push_back(m);
-  }
-  torch::Tensor ids = torch::tensor(std::vector<int64_t>{1, 5, 9, 30}).view({1, -1});
-  torch::Tensor expected;
-  {
-    torch::NoGradGuard no_grad;
-    torch::Tensor delta = torch::zeros({16, 16});
-    for (const Expert& e : experts) delta += e[0].scale * torch::matmul(e[0].lora_b, e[0].lora_a);
-    torch::Tensor weight;
-    for (auto& [name, linear] : model->Linears()) {
-      if (name == module) weight = linear->weight;
-    }
-    ASSERT_TRUE(weight.defined());
-    weight.add_(delta / 3.0);
-    expected = model->forward(ids).clone();
-    weight.sub_(delta / 3.0);
-  }
-  ASSERT_TRUE(ApplyUniformMerge(*model, {&experts[0], &experts[1], &experts[2]}).ok());
-  torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::allclose(model->forward(ids), expected, 1e-5, 1e-5));
-  EXPECT_FALSE(ApplyUniformMerge(*model, {}).ok());
-}
-
 TEST(LabConfigTest, OverrideChangesNamedFieldsAndRejectsUnknownOrMistyped) {
   LabConfig config;
   ASSERT_TRUE(config.Override({{"pretrain_steps", 7}, {"targets", {"o_proj"}}}).ok());
