@@ -40,13 +40,14 @@ absl::Span<const Command> AllCommands() {
        "src/cli/library_command.cc", "json,name,base,type,task,rank,alpha,use_rslora,keep_ratio", RunLibrary},
       {"export-peft", "Write a library LoRA expert as a PEFT adapter folder.",
        "libra export-peft DIR NAME OUT_DIR", "src/cli/export_peft_command.cc", "", RunExportPeft},
-      {"train", "Train an adapter (lora, full, sparse) on Flan-style JSONL; write an expert file or checkpoint.",
-       "libra train --base DIR --data F.jsonl [--task T] [--type lora|full|sparse] [--rank R] "
+      {"train", "Train an adapter (lora, full, sparse, mope) on Flan-style JSONL; write an expert file or checkpoint.",
+       "libra train --base DIR --data F.jsonl [--task T] [--type lora|full|sparse|mope] [--rank R] "
        "[--keep_ratio K --mask_scope layer|global --mask_block 1|16 --mask_update_every N] "
+       "[--experts E --router pe|pt|posterior --tau T --kl_weight L] "
        "[--target_modules q_proj,v_proj] [--steps N | --epochs E] [--lr ..] [--resume] "
        "--out EXPERT.safetensors | --full_checkpoint --out DIR",
        "src/cli/train_command.cc",
-       "json,seed,out,name,base,type,task,device,rank,data,split,max_length,keep_ratio",
+       "json,seed,out,name,base,type,task,device,rank,data,split,max_length,keep_ratio,experts,router",
        LIBRA_TORCH_COMMAND(RunTrain)},
       {"eval", "Evaluate a model, expert or mixture: exact match, ROUGE-L, token accuracy.",
        "libra eval --base DIR --data F.jsonl [--task T] [--split test] [--expert_file A[,B..] | "

@@ -19,6 +19,7 @@
 #include "src/nn/checkpoint.h"
 #include "src/nn/convert.h"
 #include "src/nn/expert.h"
+#include "src/nn/mope.h"
 #include "src/core/library/expert_library.h"
 
 namespace libra::cli {
@@ -141,6 +142,35 @@ absl::StatusOr<nn::PrototypeMap> ArrowPrototypes(const LoadedExperts& experts) {
   return nn::ComputeArrowPrototypes(experts.modules);
 }
 
+// A mixture file of `libra train --type mope` routes itself: it is attached
+// with its trained routers, or with every route replaced by 1/E under
+// --router uniform (the uniform-average evaluation). nullopt when the
+// selection holds no mixture file.
+absl::StatusOr<std::optional<AppliedExperts>> ApplyMopeFile(ModelSession& session,
+                                                            const ExpertSelection& selection) {
+  std::optional<std::string> mixture;
+  for (const std::string& file : selection.files) {
+    LIBRA_ASSIGN_OR_RETURN(bool is_mope, nn::IsMopeFile(file));
+    if (is_mope) mixture = file;
+  }
+  if (!mixture) return std::nullopt;
+  if (selection.files.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        *mixture, ": a mixture file (libra train --type mope) is applied alone, not with other experts"));
+  }
+  if (!selection.router.empty() && selection.router != "uniform") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        *mixture, ": a mixture file routes with its own trained routers; --router uniform "
+                  "replaces them by the uniform average, --router ", selection.router, " does not apply"));
+  }
+  if (!selection.weights.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(*mixture, ": --weights does not apply to a mixture file"));
+  }
+  LIBRA_ASSIGN_OR_RETURN(nn::Mope mope, nn::LoadMope(*session.model, *mixture));
+  mope.context->uniform = selection.router == "uniform";
+  return AppliedExperts{{*mixture}, nullptr};
+}
+
 }  // namespace
 
 absl::StatusOr<AppliedExperts> ApplyExperts(ModelSession& session, const ExpertSelection& selection) {
@@ -153,6 +183,8 @@ absl::StatusOr<AppliedExperts> ApplyExperts(ModelSession& session, const ExpertS
     return absl::InvalidArgumentError(
         absl::StrCat("unknown --mixing \"", selection.mixing, "\" (known: output, parameter)"));
   }
+  LIBRA_ASSIGN_OR_RETURN(std::optional<AppliedExperts> mixture, ApplyMopeFile(session, selection));
+  if (mixture) return *std::move(mixture);
   LIBRA_ASSIGN_OR_RETURN(LoadedExperts experts, LoadSelectedExperts(selection));
   AppliedExperts applied{experts.names, nullptr};
   if (experts.modules.empty()) {

@@ -7,6 +7,9 @@
 //   libra train ... --resume        # continue from <out>.ckpt.safetensors
 //   libra train ... --type sparse --keep_ratio 0.05 --mask_scope global --mask_block 16
 //     --mask_update_every 20       # sparse adapter (paper (b), src/nn/sparse_adapter.h)
+//   libra train ... --type mope --experts 8 --rank 4 --router pe|pt|posterior [--tau 1]
+//     [--kl_weight 1]              # mixture of LoRA experts with a learned router
+//                                  # (paper (d), src/nn/mope.h); eval/generate load it
 //
 // Writes <out>.ckpt.safetensors (resumable state) every --checkpoint_every
 // steps and <out>.metrics.jsonl (one JSON line per logged step). A NaN loss
@@ -18,6 +21,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -29,6 +33,7 @@
 #include "src/nn/checkpoint.h"
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
+#include "src/nn/mope.h"
 #include "src/nn/sparse_adapter.h"
 #include "src/nn/trainer.h"
 // Data parallel (--nproc, or RANK/WORLD_SIZE from torchrun).
@@ -65,11 +70,41 @@ ABSL_FLAG(int64_t, mask_update_every, 0,
           "Sparse adapter: recompute the mask every K steps during the first epoch (0: once).");
 ABSL_FLAG(int64_t, mask_calibration_batches, 1,
           "Sparse adapter: micro-batches whose gradients score the mask.");
+ABSL_FLAG(double, tau, 1.0, "MoPE: the routers' softmax temperature (> 0).");
+ABSL_FLAG(double, kl_weight, 1.0, "MoPE posterior router: weight of KL(q || p) in the loss.");
 ABSL_FLAG(bool, full_checkpoint, false,
           "Write base + adapter merged as a Hugging Face checkpoint folder at --out.");
 
 namespace libra::cli {
 namespace {
+
+// --type mope: --experts is the number of experts per module (default 8),
+// --rank theirs (default 4), --router the routing (pe, pt or posterior).
+absl::StatusOr<nn::MopeOptions> MopeOptionsFromFlags() {
+  nn::MopeOptions options;
+  const std::vector<std::string> experts = absl::GetFlag(FLAGS_experts);
+  if (experts.size() > 1 || (experts.size() == 1 && !absl::SimpleAtoi(experts[0], &options.experts))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--experts: with --type mope, the number of experts per module (e.g. 8), got \"",
+        absl::StrJoin(experts, ","), "\""));
+  }
+  if (absl::GetFlag(FLAGS_rank) != 0) options.lora.rank = absl::GetFlag(FLAGS_rank);
+  options.lora.alpha = absl::GetFlag(FLAGS_lora_alpha);
+  options.lora.use_rslora = absl::GetFlag(FLAGS_rslora);
+  const std::string router = absl::GetFlag(FLAGS_router);
+  LIBRA_ASSIGN_OR_RETURN(options.router, nn::ParseMopeRouter(router.empty() ? "pe" : router));
+  options.temperature = absl::GetFlag(FLAGS_tau);
+  options.kl_weight = absl::GetFlag(FLAGS_kl_weight);
+  options.targets.names = absl::GetFlag(FLAGS_target_modules);
+  options.targets.regex = absl::GetFlag(FLAGS_target_regex);
+  LIBRA_RETURN_IF_ERROR(nn::CheckMopeOptions(options));
+  if (absl::GetFlag(FLAGS_full_checkpoint)) {
+    return absl::InvalidArgumentError(
+        "--full_checkpoint: a routed mixture cannot be merged into the base; write it as a "
+        "mixture file (--out M.safetensors) and load it with libra eval --expert_file M.safetensors");
+  }
+  return options;
+}
 
 absl::Status Train(int* exit_code) {
   const std::string out = absl::GetFlag(FLAGS_out);
@@ -79,8 +114,21 @@ absl::Status Train(int* exit_code) {
   }
   std::string type = absl::GetFlag(FLAGS_type).empty() ? "lora" : absl::GetFlag(FLAGS_type);
   if (type == "delta") type = "full";
+  const bool mope = type == "mope";
+  nn::MopeOptions mope_options;
+  if (mope) {
+    absl::StatusOr<nn::MopeOptions> parsed = MopeOptionsFromFlags();
+    if (!parsed.ok()) {
+      *exit_code = kExitUsage;
+      return parsed.status();
+    }
+    mope_options = *std::move(parsed);
+  } else if (!absl::GetFlag(FLAGS_router).empty() || !absl::GetFlag(FLAGS_experts).empty()) {
+    *exit_code = kExitUsage;
+    return absl::InvalidArgumentError("--router and --experts are flags of --type mope");
+  }
   nn::AdapterConfig adapter;
-  {
+  if (!mope) {
     auto kind = nn::ParseAdapterKind(type);
     if (!kind.ok()) {
       *exit_code = kExitUsage;
@@ -144,8 +192,15 @@ absl::Status Train(int* exit_code) {
     tokenized.push_back(*std::move(ex));
   }
   const uint64_t seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
-  LIBRA_ASSIGN_OR_RETURN(std::vector<std::string> modules,
-                         nn::AttachAdapters(*session.model, adapter, seed));
+  std::vector<std::string> modules;
+  nn::Mope attached_mope;
+  if (mope) {
+    LIBRA_ASSIGN_OR_RETURN(attached_mope, nn::AttachMope(*session.model, mope_options, seed));
+    for (const auto& [module, router] : attached_mope.routers) modules.push_back(module);
+    options.auxiliary_loss = attached_mope.AuxiliaryLoss();
+  } else {
+    LIBRA_ASSIGN_OR_RETURN(modules, nn::AttachAdapters(*session.model, adapter, seed));
+  }
   // --- data parallel: rank r trains on examples r, r + N, ... (the same
   // count on every rank), gradients are averaged over the ranks after each
   // backward pass, and only rank 0 writes checkpoints, metrics and output.
@@ -222,17 +277,21 @@ absl::Status Train(int* exit_code) {
         {"final_loss", absl::StrCat(stats.last_loss)},
         {"seed", absl::StrCat(seed)},
         {"learning_rate", absl::StrCat(options.learning_rate)}};
-    if (adapter.kind == nn::AdapterKind::kLora) {
-      metadata["lora_alpha"] = absl::StrCat(adapter.lora.alpha);
-      metadata["use_rslora"] = adapter.lora.use_rslora ? "true" : "false";
+    if (mope) {
+      LIBRA_RETURN_IF_ERROR(nn::SaveMope(*session.model, attached_mope, out, metadata));
+    } else {
+      if (adapter.kind == nn::AdapterKind::kLora) {
+        metadata["lora_alpha"] = absl::StrCat(adapter.lora.alpha);
+        metadata["use_rslora"] = adapter.lora.use_rslora ? "true" : "false";
+      }
+      if (adapter.kind == nn::AdapterKind::kSparse) {
+        metadata["keep_ratio"] = absl::StrCat(adapter.sparse.keep_ratio);
+        metadata["mask_scope"] = absl::GetFlag(FLAGS_mask_scope);
+        metadata["mask_block"] = absl::StrCat(adapter.sparse.block_size);
+        metadata["mask_update_every"] = absl::StrCat(adapter.sparse.update_every);
+      }
+      LIBRA_RETURN_IF_ERROR(nn::SaveExpert(out, nn::ExtractExpert(*session.model), metadata));
     }
-    if (adapter.kind == nn::AdapterKind::kSparse) {
-      metadata["keep_ratio"] = absl::StrCat(adapter.sparse.keep_ratio);
-      metadata["mask_scope"] = absl::GetFlag(FLAGS_mask_scope);
-      metadata["mask_block"] = absl::StrCat(adapter.sparse.block_size);
-      metadata["mask_update_every"] = absl::StrCat(adapter.sparse.update_every);
-    }
-    LIBRA_RETURN_IF_ERROR(nn::SaveExpert(out, nn::ExtractExpert(*session.model), metadata));
   }
   if (absl::GetFlag(FLAGS_json)) {
     std::printf("{\"out\": \"%s\", \"steps\": %lld, \"final_loss\": %.6f}\n", out.c_str(),

@@ -279,6 +279,11 @@ absl::Status SaveMope(CausalLMImpl& model, const Mope& mope, const std::string& 
   return writer.WriteAtomically(path);
 }
 
+absl::StatusOr<bool> IsMopeFile(const std::string& path) {
+  LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
+  return file.metadata().count(kOptionsKey) > 0;
+}
+
 absl::StatusOr<Mope> LoadMope(CausalLMImpl& model, const std::string& path, bool trainable) {
   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
   auto it = file.metadata().find(kOptionsKey);

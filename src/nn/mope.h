@@ -156,6 +156,9 @@ void DetachMope(CausalLMImpl& model);
 // options as metadata, atomically.
 absl::Status SaveMope(CausalLMImpl& model, const Mope& mope, const std::string& path,
                       const std::map<std::string, std::string>& metadata = {});
+// Whether `path` is a SaveMope file (safetensors with the mixture's options
+// in its metadata); errors only when the file cannot be read as safetensors.
+absl::StatusOr<bool> IsMopeFile(const std::string& path);
 // Attaches the mixture a SaveMope file describes, with its weights
 // (bit-identical). Errors name the file: unreadable, missing metadata, a
 // module the model lacks, experts that disagree in shape.
