@@ -9,8 +9,6 @@
 // relative to LoRA rank 4 measured in the same process.
 //
 //   mope_bench [--threads 2] [--steps 10]
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +19,7 @@
 #include <torch/torch.h>
 
 #include "bench/common/bench_model.h"
+#include "bench/common/train_step_timer.h"
 #include "src/nn/adapters.h"
 #include "src/nn/model.h"
 #include "src/nn/mope.h"
@@ -29,7 +28,6 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using libra::nn::MopeRouter;
 
 constexpr int64_t kBatch = 16, kSeq = 128, kExperts = 8, kRank = 4;
@@ -39,10 +37,6 @@ struct Condition {
   std::optional<MopeRouter> router;  // none: one LoRA
   int64_t rank;
 };
-
-double Ms(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 }  // namespace
 
@@ -75,8 +69,6 @@ int main(int argc, char** argv) {
     libra::nn::CausalLM model(libra::bench::BenchLlama());
     libra::nn::TrainOptions options;
     options.batch_size = kBatch;
-    options.max_steps = 1;
-    options.progress = false;
     options.learning_rate = 1e-4;
     if (c.router) {
       libra::nn::MopeOptions mope;
@@ -98,14 +90,9 @@ int main(int argc, char** argv) {
     }
     int64_t trainable = 0;
     for (auto& [name, p] : libra::nn::TrainableParameters(*model)) trainable += p.numel();
-    std::vector<double> times;
-    for (int s = 0; s < steps + 2; ++s) {
-      const auto start = Clock::now();
-      if (!libra::nn::Train(*model, data, options).ok()) return 1;
-      if (s >= 2) times.push_back(Ms(start));  // warm-up steps excluded
-    }
-    std::sort(times.begin(), times.end());
-    const double ms = times[times.size() / 2];
+    const std::optional<double> step_ms = libra::bench::MedianTrainStepMs(*model, data, options, steps);
+    if (!step_ms) return 1;
+    const double ms = *step_ms;
     if (baseline_ms == 0) baseline_ms = ms;
     std::printf("libra %s ms %.1f tokens_per_s %.0f trainable %lld ratio_to_lora_r4 %.2f\n", c.name,
                 ms, kBatch * kSeq / (ms / 1000.0), static_cast<long long>(trainable),

@@ -13,12 +13,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "bench/common/bench_model.h"
+#include "bench/common/train_step_timer.h"
 #include "src/nn/adapters.h"
 #include "src/nn/model.h"
 #include "src/nn/runtime.h"
@@ -103,18 +105,11 @@ int main(int argc, char** argv) {
     }
     libra::nn::TrainOptions options;
     options.batch_size = 16;
-    options.max_steps = 1;
-    options.progress = false;
     options.learning_rate = 1e-4;
-    std::vector<double> times;
-    for (int s = 0; s < steps + 2; ++s) {
-      const auto start = Clock::now();
-      if (!libra::nn::Train(*model, data, options).ok()) return 1;
-      if (s >= 2) times.push_back(Ms(start));  // warm-up steps excluded
-    }
-    std::sort(times.begin(), times.end());
+    const std::optional<double> ms = libra::bench::MedianTrainStepMs(*model, data, options, steps);
+    if (!ms) return 1;
     std::printf("libra %s ms %.1f trainable %lld adam_bytes %lld index_bytes %lld mask_ms %.1f\n",
-                setup.name, times[times.size() / 2], static_cast<long long>(trainable),
+                setup.name, *ms, static_cast<long long>(trainable),
                 static_cast<long long>(2 * 4 * trainable), static_cast<long long>(index_bytes),
                 mask_ms);
     std::fflush(stdout);
