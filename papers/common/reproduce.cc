@@ -208,8 +208,12 @@ bool IsWorkerDone(const absl::Status& status) {
 }
 
 absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& options) {
-  if (options.scale == "full" && (options.base_model.empty() || options.data.empty())) {
+  if (options.scale == "full" && spec.full_scale_needs_base_model &&
+      (options.base_model.empty() || options.data.empty())) {
     return absl::InvalidArgumentError("--scale full needs --base_model DIR and --data DIR");
+  }
+  if (options.scale == "full" && options.data.empty()) {
+    return absl::InvalidArgumentError("--scale full needs --data DIR");
   }
   RunContext ctx;
   ctx.options = options;

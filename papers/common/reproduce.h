@@ -85,6 +85,9 @@ struct PaperSpec {
   // Sets up the process's compute runtime for `threads` (0: all cores) and
   // returns the thread count in use; unset: nothing to set up.
   std::function<int(int threads)> configure_runtime;
+  // --scale full needs --base_model DIR (a checkpoint); false for a paper
+  // that trains its own models from the data alone (latent_replay).
+  bool full_scale_needs_base_model = true;
 };
 
 // What a worker process's stage returns once its share of the artifacts is

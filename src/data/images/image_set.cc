@@ -1,5 +1,6 @@
 #include "src/data/images/image_set.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace libra::data {
@@ -29,6 +30,15 @@ ImageSet TakePerClass(const ImageSet& set, int num_classes, int skip_per_class, 
     if (rank >= skip_per_class && rank < skip_per_class + per_class) keep.push_back(i);
   }
   return SelectImages(set, keep);
+}
+
+int64_t FewestPerClass(const ImageSet& set, int num_classes) {
+  if (num_classes <= 0) return 0;
+  std::vector<int64_t> count(num_classes, 0);
+  for (int label : set.labels) {
+    if (label >= 0 && label < num_classes) ++count[label];
+  }
+  return *std::min_element(count.begin(), count.end());
 }
 
 }  // namespace libra::data

@@ -32,6 +32,10 @@ ImageSet SelectImages(const ImageSet& set, const std::vector<int64_t>& indices);
 // subsets of one file for pretraining and for the stream.
 ImageSet TakePerClass(const ImageSet& set, int num_classes, int skip_per_class, int per_class);
 
+// The fewest images any label in [0, num_classes) has (0 when one is
+// absent): how many per class a balanced subset can take.
+int64_t FewestPerClass(const ImageSet& set, int num_classes);
+
 }  // namespace libra::data
 
 #endif  // LIBRA_DATA_IMAGES_IMAGE_SET_H_

@@ -60,5 +60,15 @@ TEST(ImageSetTest, TakePerClassSkipsAndCaps) {
   EXPECT_FLOAT_EQ(taken.pixels[2], 0.4f);
 }
 
+TEST(ImageSetTest, FewestPerClassCountsTheRarestLabel) {
+  ImageSet set;
+  set.rows = set.cols = 1;
+  set.labels = {0, 1, 0, 1, 0, 2, 0, 5};
+  set.pixels.assign(set.labels.size(), 0.0f);
+  EXPECT_EQ(FewestPerClass(set, 2), 2);  // label 1 twice; 2 and 5 are outside
+  EXPECT_EQ(FewestPerClass(set, 3), 1);  // label 2 once
+  EXPECT_EQ(FewestPerClass(set, 4), 0);  // label 3 absent
+}
+
 }  // namespace
 }  // namespace libra::data
