@@ -53,6 +53,13 @@ int Main(int argc, char** argv) {
   if (results_dir.empty()) {
     const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
     results_dir = absl::StrCat(ws && *ws ? ws : ".", "/results");
+    // Another scale writes beside the quick results, not over them.
+    for (size_t i = 0; i < forwarded.size(); ++i) {
+      std::string scale;
+      if (forwarded[i] == "--scale" && i + 1 < forwarded.size()) scale = forwarded[i + 1];
+      if (forwarded[i].rfind("--scale=", 0) == 0) scale = forwarded[i].substr(8);
+      if (!scale.empty() && scale != "quick") results_dir = absl::StrCat(results_dir, "/", scale);
+    }
   }
   std::vector<libra::papers::PaperEntry> entries;
   libra::papers::Progress progress("papers", static_cast<int>(papers.size()), stderr,

@@ -380,6 +380,12 @@ absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
         s.sel.held_in.size(), " and ", s.sel.held_out.size(),
         " (mark held-out tasks in suite.json, src/data/task_folder.h)"));
   }
+  if (!ctx.quick()) {
+    // The paper clusters 256 experts into 10: k grows with the library
+    // (about one cluster per 25 experts), and is at least 4.
+    s.paper.mbc_clusters =
+        std::max(4, static_cast<int>(std::lround(static_cast<double>(s.sel.held_in.size()) / 25.6)));
+  }
   s.paper.mbc_clusters = std::min<int>(s.paper.mbc_clusters, static_cast<int>(s.sel.held_in.size()));
   nlohmann::json config_json = s.config.ToJson();
   config_json["paper"] = {{"mbc_clusters", s.paper.mbc_clusters},
@@ -688,7 +694,7 @@ absl::Status ScoreSeeds(const RunContext& ctx, const Setup& s, const BaseScores&
 
 // Opt-in ablation ($LIBRA_ARROW_MBC_A_DECAY=<decay>, or full scale with 10).
 absl::Status RunAblation(const RunContext& ctx, const Setup& s, Results& results) {
-  double decay = ctx.quick() ? 0.0 : 10.0;
+  double decay = ctx.full() ? 10.0 : 0.0;
   if (const char* env = std::getenv("LIBRA_ARROW_MBC_A_DECAY"); env != nullptr && *env) {
     decay = std::atof(env);
   }

@@ -71,9 +71,9 @@ absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::strin
       return absl::OkStatus();
     };
     if (name == "scale") {
-      if (value != "quick" && value != "full") {
+      if (value != "quick" && value != "standard" && value != "full") {
         return absl::InvalidArgumentError(
-            absl::StrCat("flag --scale: expected quick or full, got \"", value, "\""));
+            absl::StrCat("flag --scale: expected quick, standard or full, got \"", value, "\""));
       }
       o.scale = value;
     } else if (name == "out") {
@@ -117,7 +117,10 @@ absl::StatusOr<ReproduceOptions> ParseReproduceArgs(const std::vector<std::strin
 std::string ReproduceUsage(const std::string& paper) {
   return absl::StrCat(
       "usage: bazel run //papers/", paper, ":reproduce -- [flags]\n",
-      "  --scale quick|full   quick: small model, synthetic suite (default); full: --base_model, --data\n",
+      "  --scale quick|standard|full\n"
+      "                       quick: small model, synthetic suite, CI's budget (default);\n"
+      "                       standard: the same lab at the size that decides the claims\n"
+      "                       (at most 30 minutes a paper on 2 cores); full: --base_model, --data\n",
       "  --out DIR            output folder (default WORKSPACE/results/", paper, ")\n",
       "  --seeds N            seeds 1..N (default 3)\n",
       "  --threads N          CPU threads (default: all cores)\n",
@@ -188,11 +191,14 @@ std::string UtcNow() {
   return buf;
 }
 
-std::string DefaultOut(const std::string& paper) {
+// results/<paper>, or results/<scale>/<paper> for another scale than quick.
+std::string DefaultOut(const std::string& paper, const std::string& scale) {
+  const std::string relative =
+      scale == "quick" ? absl::StrCat("results/", paper) : absl::StrCat("results/", scale, "/", paper);
   if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY"); ws && *ws) {
-    return absl::StrCat(ws, "/results/", paper);
+    return absl::StrCat(ws, "/", relative);
   }
-  return absl::StrCat("results/", paper);
+  return relative;
 }
 
 }  // namespace
@@ -218,7 +224,7 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   RunContext ctx;
   ctx.options = options;
   for (int s = 1; s <= options.seeds; ++s) ctx.seeds.push_back(s);
-  ctx.out_dir = options.out.empty() ? DefaultOut(spec.id) : options.out;
+  ctx.out_dir = options.out.empty() ? DefaultOut(spec.id, options.scale) : options.out;
   ctx.threads = spec.configure_runtime ? spec.configure_runtime(options.threads)
                                        : DefaultThreads(options.threads);
   ArtifactCache cache(options.cache_dir.empty() ? ArtifactCache::DefaultRoot() : options.cache_dir);
@@ -299,7 +305,7 @@ int ReproduceMainUnguarded(int argc, char** argv, const PaperSpec& spec) {
                 c["known_failure"].get<bool>() ? " (known failure)" : "");
   }
   std::printf("  report: %s/REPORT.md\n",
-              (options->out.empty() ? DefaultOut(spec.id) : options->out).c_str());
+              (options->out.empty() ? DefaultOut(spec.id, options->scale) : options->out).c_str());
   return 0;
 }
 

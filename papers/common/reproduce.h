@@ -2,7 +2,7 @@
 // runs the paper over its seeds, and writes OUT/results.json, OUT/REPORT.md
 // and OUT/plots/*.{png,svg} (plot.py).
 //
-//   bazel run //papers/<paper>:reproduce -- [--scale quick|full] [--out DIR]
+//   bazel run //papers/<paper>:reproduce -- [--scale quick|standard|full] [--out DIR]
 //       [--seeds N] [--threads N] [--cache_dir DIR] [--base_model DIR]
 //       [--data DIR] [--device cpu|cuda[:N]] [--no_plots] [--reselect] [--claims_only]
 //
@@ -34,7 +34,7 @@
 namespace libra::papers {
 
 struct ReproduceOptions {
-  std::string scale = "quick";  // "quick" or "full"
+  std::string scale = "quick";  // "quick", "standard" or "full"
   std::string out;              // empty: WORKSPACE/results/<paper> or ./results/<paper>
   int seeds = 3;                // seeds 1..N
   int threads = 0;              // 0: all cores
@@ -74,7 +74,12 @@ struct RunContext {
   std::string out_dir;     // exists; the paper may write extra files here
   int threads = 1;
   const ArtifactCache* cache = nullptr;
+  // quick: the claims test's size; standard: the synthetic lab at the size
+  // that decides the claims (a paper without its own standard configuration
+  // runs its quick one); full: a real checkpoint and data.
   bool quick() const { return options.scale == "quick"; }
+  bool standard() const { return options.scale == "standard"; }
+  bool full() const { return options.scale == "full"; }
   bool worker() const { return options.worker_count > 0; }
 };
 

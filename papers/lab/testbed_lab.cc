@@ -133,6 +133,7 @@ absl::Status LabConfig::Override(const nlohmann::json& o) {
 
 absl::StatusOr<LabConfig> LabConfigFromContext(const RunContext& ctx) {
   LabConfig config;
+  // Quick scale: two families; standard and full: all of them.
   if (ctx.quick()) config.families = {"letters", "digits"};
   const char* env = std::getenv("LIBRA_LAB_CONFIG");
   if (env != nullptr && *env != '\0') {

@@ -75,7 +75,8 @@ struct PaperConfig {
 
 PaperConfig PaperConfigFor(const RunContext& ctx) {
   PaperConfig p;
-  if (ctx.quick()) {
+  // Standard scale runs the quick configuration (no larger one is defined).
+  if (!ctx.full()) {
     p.steps = 40;
     p.held_in_per_family = 3;
     p.held_out_per_family = 2;
@@ -292,7 +293,7 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(s.config, LabConfigFromContext(ctx));
   s.paper = PaperConfigFor(ctx);
   // Quick scale: half the test examples (the claims test's 4-minute budget).
-  if (ctx.quick() && std::getenv("LIBRA_LAB_CONFIG") == nullptr) s.config.test_per_task = 32;
+  if (!ctx.full() && std::getenv("LIBRA_LAB_CONFIG") == nullptr) s.config.test_per_task = 32;
   LIBRA_ASSIGN_OR_RETURN(s.lab, Lab::Open(ctx, s.config));
   if (ctx.worker()) return WorkerDoneStatus();
   s.sel = SelectTasks(*s.lab, s.paper);

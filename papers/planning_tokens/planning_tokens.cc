@@ -115,7 +115,8 @@ absl::StatusOr<std::vector<int64_t>> ChainIds(const text::Tokenizer& tokenizer,
 }
 
 absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
-  if (!ctx.quick() || !ctx.options.data.empty()) {
+  // Standard scale runs the quick configuration (no larger one is defined).
+  if (ctx.full() || !ctx.options.data.empty()) {
     return absl::UnimplementedError(
         "planning_tokens: only --scale quick on the synthetic chains is implemented "
         "(--scale full with GSM8K and a tokenizer.json checkpoint is not yet)");

@@ -166,7 +166,10 @@ merge::ExpertMasks MasksOf(const Expert& expert) {
 absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
   Setup s;
   LIBRA_ASSIGN_OR_RETURN(s.config, LabConfigFromContext(ctx));
-  if (ctx.quick()) {
+  // Standard scale is the quick configuration with every condition (the
+  // claims test may run --claims_only): 20 tasks already answer the paper's
+  // question (README.md, "Scales").
+  if (!ctx.full()) {
     // Every family, so that "all" merges 20 tasks; $LIBRA_LAB_CONFIG still wins.
     s.config.families.clear();
     s.config.expert_steps = kQuickSteps;
@@ -182,7 +185,7 @@ absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
   for (const LabTask& t : s.lab->tasks()) {
     if (t.held_out) {
       s.held_out.push_back(&t);
-    } else if (!ctx.quick() || per_family[t.family]++ < kQuickHeldInPerFamily) {
+    } else if (ctx.full() || per_family[t.family]++ < kQuickHeldInPerFamily) {
       s.held_in.push_back(&t);
     }
   }
@@ -739,7 +742,7 @@ void DescribeRun(const RunContext& ctx, const Setup& s, Results& results) {
       "full. Task subsets of 2, 5, 10 and all held-in tasks drawn per seed (%d per size below "
       "all, averaged), the same for every method. Scores: teacher-forced token accuracy on %d test examples per task.",
       s.lab->DescribeBase(), s.n_in(), TaskNames(s.held_in), s.held_out.size(), TaskNames(s.held_out),
-      ctx.quick() ? absl::StrCat(" (quick scale: the first ", kQuickHeldInPerFamily,
+      !ctx.full() ? absl::StrCat(" (", ctx.options.scale, " scale: the first ", kQuickHeldInPerFamily,
                                  " held-in tasks of each family)")
                   : std::string(),
       absl::StrJoin(c.targets, ", "), static_cast<long long>(c.expert_steps),

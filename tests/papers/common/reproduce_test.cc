@@ -78,7 +78,10 @@ TEST(ReproduceArgs, ParseBackToTheSameOptions) {
 
 TEST(ParseReproduceArgs, RejectsBadFlagsNamingThem) {
   EXPECT_THAT(ParseReproduceArgs({"--scale", "huge"}).status().message(),
-              HasSubstr("--scale: expected quick or full, got \"huge\""));
+              HasSubstr("--scale: expected quick, standard or full, got \"huge\""));
+  auto standard = ParseReproduceArgs({"--scale", "standard"});
+  ASSERT_TRUE(standard.ok()) << standard.status();
+  EXPECT_EQ(standard->scale, "standard");
   EXPECT_THAT(ParseReproduceArgs({"--seeds", "0"}).status().message(),
               HasSubstr("--seeds: expected a positive integer, got \"0\""));
   EXPECT_THAT(ParseReproduceArgs({"--seeds"}).status().message(), HasSubstr("--seeds needs a value"));
@@ -142,6 +145,37 @@ TEST(Reproduce, FullScaleNeedsAModelAndData) {
   auto doc = Reproduce({"fake", "Fake", &FakeRun}, o);
   EXPECT_EQ(doc.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(doc.status().message(), HasSubstr("--base_model DIR and --data DIR"));
+}
+
+TEST(Reproduce, FullScaleOfAPaperWithoutACheckpointNeedsOnlyData) {
+  PaperSpec spec{"fake", "Fake", &FakeRun};
+  spec.full_scale_needs_base_model = false;
+  ReproduceOptions o;
+  o.scale = "full";
+  o.plots = false;
+  EXPECT_THAT(Reproduce(spec, o).status().message(), HasSubstr("--scale full needs --data DIR"));
+  o.data = std::string(std::getenv("TEST_TMPDIR"));
+  o.out = o.data + "/full_out";
+  o.cache_dir = o.out + "/cache";
+  auto doc = Reproduce(spec, o);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ((*doc)["scale"], "full");
+}
+
+// Without --out, another scale than quick writes beside the quick results.
+TEST(Reproduce, StandardScaleWritesUnderResultsStandard) {
+  const std::string workspace = std::string(std::getenv("TEST_TMPDIR")) + "/workspace";
+  fs::create_directories(workspace);
+  setenv("BUILD_WORKSPACE_DIRECTORY", workspace.c_str(), 1);
+  ReproduceOptions o;
+  o.scale = "standard";
+  o.plots = false;
+  o.cache_dir = workspace + "/cache";
+  auto doc = Reproduce({"fake", "Fake", &FakeRun}, o);
+  unsetenv("BUILD_WORKSPACE_DIRECTORY");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_TRUE(fs::exists(workspace + "/results/standard/fake/results.json"));
+  EXPECT_FALSE(fs::exists(workspace + "/results/fake"));
 }
 
 TEST(Reproduce, PaperErrorsAreNamed) {
