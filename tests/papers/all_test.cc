@@ -33,4 +33,21 @@ TEST(PapersAll, RunsEachPaperAndCombinesTheReports) {
   EXPECT_TRUE(libra::ReadFile(results + "/linear/REPORT.md").ok());
 }
 
+// Without --results, another scale writes under results/<scale>/ of the
+// workspace, beside the quick results.
+TEST(PapersAll, StandardScaleWritesUnderResultsStandard) {
+  const std::string workspace = std::string(std::getenv("TEST_TMPDIR")) + "/workspace";
+  auto code = libra::papers::RunProgram(
+      {"/usr/bin/env", "BUILD_WORKSPACE_DIRECTORY=" + workspace, libra::papers::RunfilePath("papers/all"),
+       "--paper", "linear=" + libra::papers::RunfilePath("tests/papers/linear_paper_fixture"), "--",
+       "--scale", "standard", "--seeds", "2", "--no_plots"});
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  auto results = libra::ReadFile(workspace + "/results/standard/linear/results.json");
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_THAT(*results, HasSubstr("\"scale\": \"standard\""));
+  EXPECT_TRUE(libra::ReadFile(workspace + "/results/standard/REPORT.md").ok());
+  EXPECT_FALSE(libra::ReadFile(workspace + "/results/REPORT.md").ok());
+}
+
 }  // namespace
