@@ -144,8 +144,11 @@ function run() {
   } catch (e) { showError(e); }
 }
 
+// Visible labels for the heatmap's rows: a space and a newline are tokens too.
 function tokenLabel(token) {
-  if (token >= 32 && token < 127) return String.fromCharCode(token);
+  if (token === 32) return '\u2423';  // open box
+  if (token === 10) return '\u23ce';  // return symbol
+  if (token > 32 && token < 127) return String.fromCharCode(token);
   const special = Object.entries(Libra.BYTE_TOKENS).find(([, id]) => id === token);
   return special ? `<${special[0]}>` : `#${token}`;
 }

@@ -299,7 +299,8 @@ function renderReusePlot(results) {
   const max = Math.max(1e-9, ...spec.series.flatMap((s) => s.metrics.map((m) => (metric(m) ? metric(m).mean + metric(m).std : 0))));
   const y = (v) => height - bottom - (height - bottom - top) * v / max;
   let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 20 * Math.ceil(series / 4)}">` +
-            `<text x="${left}" y="16" font-size="13">${escapeHtml(spec.title || 'reuse')}</text>` +
+            `<text x="${left}" y="16" font-size="13">${escapeHtml(spec.title || 'reuse')}` +
+            `${spec.ylabel ? ` (${escapeHtml(spec.ylabel)})` : ''}</text>` +
             `<line x1="${left}" y1="${y(0)}" x2="${width}" y2="${y(0)}" stroke="#333"/>` +
             `<text x="4" y="${y(max)}" font-size="10">${max.toFixed(2)}</text><text x="4" y="${y(0)}" font-size="10">0</text>`;
   spec.categories.forEach((category, c) => {
@@ -333,8 +334,9 @@ function setResults(text) {
     if (!results || !Array.isArray(results.claims) || typeof results.metrics !== 'object') {
       throw new Error('expected "claims" (a list) and "metrics"');
     }
+    const seeds = Array.isArray(results.seeds) ? `${results.seeds.length} seeds` : `seeds ${results.seeds || '?'}`;
     $('results-status').textContent = `results.json of ${results.paper || '?'} (${results.scale || '?'} scale, ` +
-        `${results.seeds || '?'} seeds, ${results.started_utc || '?'}): its claims, and the reuse plot drawn from its metrics.`;
+        `${seeds}, started ${results.started_utc || '?'}): its claims, and the reuse plot drawn from its metrics.`;
     renderClaims(results);
     renderReusePlot(results);
   } catch (e) {

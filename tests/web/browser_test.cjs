@@ -286,6 +286,8 @@ async function checkExample(page, index) {
   // bars at the metrics' means (a series without a held-in metric has no
   // held-in bar).
   const results = JSON.parse(fs.readFileSync(path.join(bundleDir, 'results.json'), 'utf8'));
+  assert.ok((await served.textContent('#results-status')).includes('quick scale, 3 seeds'),
+            await served.textContent('#results-status'));
   const claims = await served.locator('#claims tr[data-claim]').evaluateAll((trs) => trs.map((tr) => ({
     id: tr.dataset.claim, verdict: tr.lastElementChild.textContent })));
   assert.deepStrictEqual(claims.map((c) => c.id), results.claims.map((c) => c.id));

@@ -25,7 +25,7 @@ tmp="${TEST_TMPDIR:-$(mktemp -d)}"
 mv "$tmp/bundle/bundle.json" "$tmp/stand_in_bundle.json"
 printf '{"tasks": [' >"$tmp/bundle/bundle.json"
 cat >"$tmp/bundle/results.json" <<'EOF_RESULTS'
-{"paper": "arrow_mbc", "scale": "quick", "seeds": 3, "started_utc": "test fixture",
+{"paper": "arrow_mbc", "scale": "quick", "seeds": [1, 2, 3], "started_utc": "test fixture",
  "metrics": {"held_in/base": {"mean": 0.31, "std": 0.01}, "held_out/base": {"mean": 0.30, "std": 0.02},
              "held_in/private_uniform": {"mean": 0.42, "std": 0.03}, "held_out/private_uniform": {"mean": 0.36, "std": 0.01},
              "held_out/private_ties": {"mean": 0.34, "std": 0.02}},
