@@ -401,6 +401,26 @@ val Route(const val& hidden_js, const val& prototypes_js, int dim, int top_k, fl
   return Ok(out);
 }
 
+// {mode: "arrow"|"uniform", topK, temperature, parameterMixing}, each
+// optional; the engine checks the values when a session starts.
+absl::StatusOr<engine::RoutingOptions> ParseRoutingOptions(const val& options_js) {
+  engine::RoutingOptions options;
+  auto present = [&](const char* key) { return !options_js[key].isUndefined() && !options_js[key].isNull(); };
+  if (present("topK")) options.top_k = options_js["topK"].as<int>();
+  if (present("temperature")) options.temperature = options_js["temperature"].as<float>();
+  if (present("parameterMixing")) options.parameter_mixing = options_js["parameterMixing"].as<bool>();
+  if (present("mode")) {
+    const std::string mode = options_js["mode"].as<std::string>();
+    if (mode == "uniform") {
+      options.mode = engine::RoutingOptions::Mode::kUniform;
+    } else if (mode != "arrow") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("routing mode must be \"arrow\" or \"uniform\", got \"", mode, "\""));
+    }
+  }
+  return options;
+}
+
 // A Llama model with LoRA experts, generating with Arrow routing.
 class Engine {
  public:
@@ -488,23 +508,13 @@ class Engine {
   // options: {maxNewTokens, eos, mode: "arrow"|"uniform", topK, temperature, parameterMixing}
   val Generate(const val& prompt_js, const val& options_js) {
     if (!loaded_) return Error(absl::FailedPreconditionError("engine: no model loaded"));
-    engine::RoutingOptions options;
+    auto options = ParseRoutingOptions(options_js);
+    if (!options.ok()) return Error(options.status());
     auto get = [&](const char* key, double fallback) {
       val v = options_js[key];
       return v.isUndefined() || v.isNull() ? fallback : v.as<double>();
     };
-    options.top_k = static_cast<int>(get("topK", 4));
-    options.temperature = static_cast<float>(get("temperature", 1));
-    val mode = options_js["mode"];
-    if (!mode.isUndefined() && mode.as<std::string>() == "uniform") {
-      options.mode = engine::RoutingOptions::Mode::kUniform;
-    } else if (!mode.isUndefined() && mode.as<std::string>() != "arrow") {
-      return Error(absl::InvalidArgumentError(
-          absl::StrCat("routing mode must be \"arrow\" or \"uniform\", got \"", mode.as<std::string>(), "\"")));
-    }
-    val mixing = options_js["parameterMixing"];
-    options.parameter_mixing = !mixing.isUndefined() && mixing.as<bool>();
-    auto session = engine::Session::Create(&model_, &experts_, options);
+    auto session = engine::Session::Create(&model_, &experts_, *options);
     if (!session.ok()) return Error(session.status());
     std::vector<int64_t> prompt;
     for (double t : emscripten::convertJSArrayToNumberVector<double>(prompt_js)) prompt.push_back(static_cast<int64_t>(t));
@@ -523,13 +533,13 @@ class Engine {
     return Ok(out);
   }
 
-  // Logits of every position of `tokens` (tests compare them with native).
+  // Logits of every position of `tokens`, routed as Generate routes (tests
+  // compare them with native; the page scores teacher-forced answers).
   val Logits(const val& tokens_js, const val& options_js) {
     if (!loaded_) return Error(absl::FailedPreconditionError("engine: no model loaded"));
-    engine::RoutingOptions options;
-    val top_k = options_js["topK"];
-    if (!top_k.isUndefined()) options.top_k = top_k.as<int>();
-    auto session = engine::Session::Create(&model_, &experts_, options);
+    auto options = ParseRoutingOptions(options_js);
+    if (!options.ok()) return Error(options.status());
+    auto session = engine::Session::Create(&model_, &experts_, *options);
     if (!session.ok()) return Error(session.status());
     std::vector<float> all;
     for (double t : emscripten::convertJSArrayToNumberVector<double>(tokens_js)) {

@@ -84,6 +84,8 @@
       out.perLayer = Model.summarize(out);
       return out;
     }
+    // Logits of every position [tokens * vocab], one token fed at a time;
+    // options as generate's (mode, topK, temperature, parameterMixing).
     logits(tokens, options = {}) { return unwrap(this._engine.logits(Array.from(tokens), options)); }
     dispose() { this._engine.delete(); }
 

@@ -1,9 +1,13 @@
-// The demo page: loads a bundle (base model + expert library), merges chosen
-// experts, runs routed generation, and shows the routing, the experts'
-// similarity and their MBC clusters.
+// The demo page: loads a bundle (base model + expert library, bundle.json,
+// results.json), merges chosen experts, runs routed generation, and shows the
+// routing, the experts' similarity and their MBC clusters. The examples,
+// side-by-side answers, routing shares and claims are story.js's.
 'use strict';
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
-const state = { libra: null, model: null, library: null, config: null, protoText: null };
+// state.single holds the base model with at most one expert: the base
+// condition (none) and a held-in task's own expert. state.bundle: the parsed
+// bundle.json (null when absent or malformed).
+const state = { libra: null, model: null, single: null, library: null, config: null, protoText: null, bundle: null };
 const $ = (id) => document.getElementById(id);
 const escapeHtml = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
@@ -19,11 +23,24 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-// base: {configText, weights} or null to keep the current model.
-function loadBundle(base, library) {
+// A file a bundle may lack: serve.py answers `?optional` requests for missing
+// files with 204, so the console shows no 404; null when absent.
+async function fetchOptionalText(url) {
+  const response = await fetch(`${url}?optional`);
+  if (response.status === 204 || response.status === 404) return null;
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.text();
+}
+
+// base: {configText, weights} or null to keep the current model;
+// bundleText: bundle.json's text, null when the bundle has none, undefined
+// to keep the current one.
+function loadBundle(base, library, bundleText) {
   if (base) {
     if (state.model) state.model.dispose();
+    if (state.single) state.single.dispose();
     state.model = state.libra.createModel(base.configText, base.weights);
+    state.single = state.libra.createModel(base.configText, base.weights);
     state.config = JSON.parse(base.configText);
   } else if (!state.model) {
     throw new Error('no base model: include config.json and model.safetensors');
@@ -31,10 +48,12 @@ function loadBundle(base, library) {
   state.model.clearExperts();
   for (const e of library.loraExperts()) state.model.addLibraryExpert(library.manifest, e.name, e.bytes);
   state.library = library;
+  if (bundleText !== undefined) setBundle(bundleText);
   $('mbc-k').value = Math.min(3, library.loraExperts().length);
   renderLibrary();
   checkPrototypes();
   cluster();
+  renderExamplePicker();
 }
 
 function renderLibrary() {
@@ -53,8 +72,7 @@ function renderLibrary() {
   $('experts').innerHTML = rows;
   $('merge-experts').innerHTML = experts.map((e, i) =>
     `<label><input type="checkbox" class="merge-choice" value="${i}" ${i < 3 ? 'checked' : ''}> ${escapeHtml(e.name)}</label>`).join('');
-  $('legend').innerHTML = state.library.loraExperts().map((e, i) =>
-    `<span style="background:${COLORS[i % COLORS.length]}">${escapeHtml(e.name)}</span>`).join('');
+  $('legend').innerHTML = legendHtml();
 }
 
 // The library's stored Arrow prototypes (aux/arrow, `libra arrow`) against
@@ -126,15 +144,20 @@ function run() {
   } catch (e) { showError(e); }
 }
 
+// Visible labels for the heatmap's rows: a space and a newline are tokens too.
 function tokenLabel(token) {
-  if (token >= 32 && token < 127) return String.fromCharCode(token);
+  if (token === 32) return '\u2423';  // open box
+  if (token === 10) return '\u23ce';  // return symbol
+  if (token > 32 && token < 127) return String.fromCharCode(token);
   const special = Object.entries(Libra.BYTE_TOKENS).find(([, id]) => id === token);
   return special ? `<${special[0]}>` : `#${token}`;
 }
 
 // Rows: tokens (prompt, then generated); columns: layers. Each cell shows
-// the expert with the largest mean routing weight, shaded by that weight.
-function renderHeatmap(out) {
+// the expert with the largest mean routing weight, coloured by its task
+// family (by expert without a bundle.json) and shaded by that weight; with
+// `related` (a Set of expert indices), those experts' cells are outlined.
+function renderHeatmap(out, tableId = 'heatmap', related = null) {
   const all = out.promptTokens.concat(out.tokens);
   const names = state.library.loraExperts().map((e) => e.name);
   let html = '<tr><th>token</th>' + out.perLayer[0].map((_, l) => `<th>L${l}</th>`).join('') + '</tr>';
@@ -145,12 +168,13 @@ function renderHeatmap(out) {
       for (let e = 1; e < weights.length; e++) if (weights[e] > weights[best]) best = e;
       const w = weights[best] || 0;
       const title = Array.from(weights).map((x, e) => `${names[e]}: ${x.toFixed(2)}`).join('\n');
-      html += `<td class="cell" title="${escapeHtml(title)}" style="background:${COLORS[best % COLORS.length]};` +
+      const mark = related && related.has(best) ? ' related' : '';
+      html += `<td class="cell${mark}" title="${escapeHtml(title)}" style="background:${expertColor(best)};` +
               `opacity:${(0.25 + 0.75 * w).toFixed(2)}">${best}</td>`;
     }
     html += '</tr>';
   });
-  $('heatmap').innerHTML = html;
+  $(tableId).innerHTML = html;
 }
 
 // MBC in wasm; the similarity table's row headers take their cluster's colour.
@@ -200,8 +224,14 @@ async function loadDroppedFiles(fileList) {
   const weights = files.find((f) => /(^|\/)model\.safetensors$/.test(f.path));
   const base = config && weights ? { configText: await config.file.text(),
                                      weights: new Uint8Array(await weights.file.arrayBuffer()) } : null;
-  loadBundle(base, library);
+  // bundle.json and results.json sit next to library/ in a bundle folder.
+  const bundleRoot = root.replace(/[^/]*\/$/, '');
+  const bundleFile = byPath.get(`${bundleRoot}bundle.json`);
+  const resultsFile = byPath.get(`${bundleRoot}results.json`);
+  loadBundle(base, library, bundleFile ? await bundleFile.text() : undefined);
+  if (resultsFile) setResults(await resultsFile.text());
   $('banner').hidden = true;
+  compareFirstExample();
   $('status').textContent = `ready (library from ${root || 'chosen files'})`;
 }
 
@@ -211,17 +241,19 @@ async function main() {
     $('method').innerHTML = state.libra.methods().map((m) =>
       `<option ${m.name === 'ties' ? 'selected' : ''}>${m.name}</option>`).join('');
     state.protoText = await (await fetch('library.proto')).text();
-    const bundle = await fetchBytes('demo/bundle.json');
-    const random = bundle !== null && JSON.parse(new TextDecoder().decode(bundle)).random_weights === true;
-    $('banner').hidden = !random;
+    const bundleText = await fetchOptionalText('demo/bundle.json');
     const configText = new TextDecoder().decode(await fetchBytes('demo/base/config.json'));
     const weights = await fetchBytes('demo/base/model.safetensors');
     const library = await state.libra.openLibrary((rel) => fetchBytes(`demo/library/${rel}`),
                                                   { protoText: state.protoText, auxiliary: ['arrow'] });
-    loadBundle({ configText, weights }, library);
+    loadBundle({ configText, weights }, library, bundleText);
+    setResults(await fetchOptionalText('demo/results.json'));
     $('merge').onclick = merge;
     $('run').onclick = run;
     $('cluster').onclick = cluster;
+    $('compare').onclick = compare;
+    $('example').onchange = compare;
+    compareFirstExample();
     const onFiles = (ev) => loadDroppedFiles(ev.target.files).catch(showError);
     $('files').onchange = onFiles;
     $('folder').onchange = onFiles;

@@ -8,10 +8,14 @@
 // OUT_DIR/base/config.json, OUT_DIR/base/model.safetensors  (HF Llama names)
 // OUT_DIR/library/library.pb + <expert>.safetensors          (src/core/library)
 // OUT_DIR/library/aux/arrow/<expert>.safetensors              (Arrow prototypes)
-// OUT_DIR/bundle.json {"random_weights": true, ...}: the page shows a banner
+// OUT_DIR/bundle.json: "random_weights": true (the page shows a banner), the
+//   tasks (family, held-in/held-out, related tasks) and two examples per
+//   task, framed as libra's training frames them (web/README.md)
 //
 // The six experts come in three families (a shared direction plus each
-// expert's own part), so the similarity matrix and MBC have structure to show.
+// expert's own part), so the similarity matrix and MBC have structure to show;
+// three held-out tasks, one per family, name their family's experts as
+// related, so the page's routing shares have a chance level to compare with.
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -24,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "src/core/arrow/library_prototypes.h"
 #include "src/core/engine/config.h"
 #include "src/core/engine/lora.h"
@@ -43,6 +48,72 @@ struct DemoExpert {
 constexpr DemoExpert kExperts[] = {{"arithmetic", 0}, {"logic", 0},  {"geography", 1},
                                    {"grammar", 1},    {"poetry", 2}, {"code", 2}};
 constexpr int kFamilies = 3;
+constexpr const char* kFamilyNames[kFamilies] = {"reasoning", "knowledge", "creative"};
+
+// The byte tokenizer's special ids (src/core/text/byte_tokenizer.h).
+constexpr int kBos = 257, kEos = 258, kSep = 259;
+
+struct DemoExample {
+  const char* source;
+  const char* target;
+};
+// A task of bundle.json: each held-in task is one expert's (same name); a
+// held-out task names the held-in tasks it is related to.
+struct DemoTask {
+  const char* name;
+  int family;
+  bool held_out;
+  std::vector<const char*> related;
+  std::vector<DemoExample> examples;
+};
+
+const std::vector<DemoTask>& DemoTasks() {
+  static const auto* tasks = new std::vector<DemoTask>{
+      {"arithmetic", 0, false, {"logic"}, {{"Add: 12+7", "19"}, {"Add: 30+4", "34"}}},
+      {"logic", 0, false, {"arithmetic"}, {{"Negate: true", "false"}, {"Negate: no", "yes"}}},
+      {"geography", 1, false, {"grammar"}, {{"Capital of France?", "Paris"}, {"Capital of Japan?", "Tokyo"}}},
+      {"grammar", 1, false, {"geography"}, {{"Plural of mouse:", "mice"}, {"Past of go:", "went"}}},
+      {"poetry", 2, false, {"code"}, {{"Rhyme with cat:", "hat"}, {"Rhyme with moon:", "June"}}},
+      {"code", 2, false, {"poetry"}, {{"Reverse: abc", "cba"}, {"Upper: ok", "OK"}}},
+      {"algebra", 0, true, {"arithmetic", "logic"}, {{"Solve: x+3=5", "2"}, {"Solve: 2x=8", "4"}}},
+      {"history", 1, true, {"geography"}, {{"Moon landing year?", "1969"}, {"First US president?", "Washington"}}},
+      {"lyrics", 2, true, {"poetry"}, {{"Rhyme for a song, with love:", "dove"}, {"Rhyme with night:", "light"}}},
+  };
+  return *tasks;
+}
+
+// <bos> source <sep> target <eos>, byte ids: nn::EncodeExample's layout with
+// the byte tokenizer; the target starts after <sep>.
+nlohmann::json FramedExample(const DemoTask& task, const DemoExample& example) {
+  std::vector<int> ids = {kBos};
+  for (unsigned char c : std::string(example.source)) ids.push_back(c);
+  ids.push_back(kSep);
+  const int target_start = static_cast<int>(ids.size());
+  for (unsigned char c : std::string(example.target)) ids.push_back(c);
+  ids.push_back(kEos);
+  return {{"task", task.name},     {"source", example.source}, {"target", example.target},
+          {"ids", ids},            {"target_start", target_start}};
+}
+
+std::string BundleJson() {
+  nlohmann::json tasks = nlohmann::json::array(), examples = nlohmann::json::array();
+  for (const DemoTask& task : DemoTasks()) {
+    tasks.push_back({{"name", task.name},
+                     {"family", kFamilyNames[task.family]},
+                     {"held_out", task.held_out},
+                     {"related", task.related}});
+    for (const DemoExample& example : task.examples) examples.push_back(FramedExample(task, example));
+  }
+  nlohmann::json bundle = {{"format", "libra-demo-bundle"},
+                           {"version", 1},
+                           {"made_by", "web/make_demo_library"},
+                           {"random_weights", true},
+                           {"seed", kSeed},
+                           {"tokenizer", "byte"},
+                           {"tasks", tasks},
+                           {"examples", examples}};
+  return bundle.dump(1) + "\n";
+}
 
 libra::Tensor Random(libra::Shape shape, std::mt19937& rng, float stddev, float mean = 0) {
   std::normal_distribution<float> normal(mean, stddev);
@@ -137,10 +208,7 @@ absl::Status WriteDemo(const std::string& out) {
   absl::StatusOr<std::vector<libra::arrow::LibraryRefresh>> prototypes =
       libra::arrow::RefreshLibraryPrototypes(*library, /*top_k=*/1);
   if (!prototypes.ok()) return prototypes.status();
-  return libra::WriteFileAtomically(
-      out + "/bundle.json",
-      R"({"random_weights": true, "made_by": "web/make_demo_library", "seed": 2024})"
-      "\n");
+  return libra::WriteFileAtomically(out + "/bundle.json", BundleJson());
 }
 
 }  // namespace

@@ -5,8 +5,9 @@ usage: serve.py [--port N] [--demo DIR|random]
 
 The demo bundle is a folder with base/ (config.json + model.safetensors, an
 HF-style Llama checkpoint) and library/ (a libra expert library:
-library.pb, expert files, aux/arrow prototypes), as paper (a)'s
-reproduction writes it (papers/arrow_mbc). Without --demo it is
+library.pb, expert files, aux/arrow prototypes), and optionally bundle.json
+(tasks and test examples) and results.json (the run's claims), as paper
+(a)'s reproduction writes it (papers/arrow_mbc; web/README.md). Without --demo it is
 $BUILD_WORKSPACE_DIRECTORY/results/arrow_mbc/demo when that exists (./run
 writes it), else a generated stand-in with random weights
 (make_demo_library.cc), which the page announces in a banner. --demo random
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 PAPER_DEMO = os.path.join("results", "arrow_mbc", "demo")
 
@@ -74,7 +76,7 @@ def choose_demo(requested):
 def site_dir(demo):
     here = os.path.dirname(os.path.abspath(__file__))
     site = tempfile.mkdtemp(prefix="libra-web-")
-    for name in ["index.html", "app.js"]:
+    for name in ["index.html", "app.js", "story.js"]:
         shutil.copy(os.path.join(here, name), site)
     root = os.path.dirname(here)
     for rel in ["wasm/libra.js", "wasm/libra.wasm", "wasm/libra_api.js", "src/proto/library.proto"]:
@@ -94,15 +96,32 @@ def site_dir(demo):
     return site
 
 
+class DemoHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files of the site. A request marked `?optional` (the page's
+    bundle.json and results.json, which a bundle may lack) is answered 204 No
+    Content when the file is missing, not 404: the browser logs every 404 as
+    an error in the console, and a missing optional file is no error."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm"}
+
+    def send_error(self, code, message=None, explain=None):
+        if code == 404 and urllib.parse.urlsplit(self.path).query == "optional":
+            self.send_response(204)
+            self.end_headers()
+            return
+        super().send_error(code, message, explain)
+
+    def log_message(self, *args):
+        pass
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--demo", default="", help="demo bundle folder (base/ + library/), or 'random'")
     args = parser.parse_args()
     demo, description = choose_demo(args.demo)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site_dir(demo))
-    handler.extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm"}
-    handler.log_message = lambda *a: None
+    handler = functools.partial(DemoHandler, directory=site_dir(demo))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     print(f"demo bundle: {description}", flush=True)
     print(f"libra demo: http://127.0.0.1:{server.server_address[1]}/", flush=True)

@@ -25,8 +25,9 @@
 // diagnostics; then the opt-in ablation, the setup, tables, claims and plots.
 //
 // Also writes the web demo bundle: <out>/demo/base/{config.json,
-// model.safetensors} and <out>/demo/library/ (an expert library with the
-// seed-1 private experts and their Arrow prototypes).
+// model.safetensors}, <out>/demo/library/ (an expert library with the
+// seed-1 private experts and their Arrow prototypes), <out>/demo/bundle.json
+// (tasks and test examples) and <out>/demo/results.json (a link to the run's).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -54,9 +55,11 @@
 #include "src/core/arrow/diagnostics.h"
 #include "src/core/arrow/library_prototypes.h"
 #include "src/core/cluster/mbc.h"
+#include "src/core/io/atomic_file.h"
 #include "src/core/library/expert_library.h"
 #include "src/core/merge/merge.h"
 #include "src/core/status_macros.h"
+#include "src/core/text/byte_tokenizer.h"
 #include "src/nn/adapters.h"
 #include "src/nn/arrow_router.h"
 #include "src/nn/convert.h"
@@ -170,9 +173,41 @@ absl::StatusOr<nn::EvalResult> GreedyScores(Lab& lab, const LabTask& task, int e
   return nn::Evaluate(lab.model(), lab.tokenizer(), batch, options);
 }
 
-absl::Status WriteDemoBundle(Lab& lab, const std::string& out_dir,
-                             const std::vector<const LabTask*>& held_in,
+// bundle.json of the web demo (web/README.md): the selected tasks (family,
+// held-in or held-out, related tasks) and the first kDemoExamplesPerTask test
+// examples of each, with the token ids the experts were scored on
+// (nn::EncodeExample: <bos> source <sep> target <eos>).
+constexpr int kDemoExamplesPerTask = 3;
+
+nlohmann::json DemoBundleJson(const Lab& lab, const Selection& sel) {
+  nlohmann::json tasks = nlohmann::json::array(), examples = nlohmann::json::array();
+  for (const std::vector<const LabTask*>* split : {&sel.held_in, &sel.held_out}) {
+    for (const LabTask* t : *split) {
+      tasks.push_back(
+          {{"name", t->name}, {"family", t->family}, {"held_out", t->held_out}, {"related", t->related}});
+      const size_t n = std::min<size_t>(kDemoExamplesPerTask, t->test.size());
+      for (size_t i = 0; i < n; ++i) {
+        examples.push_back({{"task", t->name},
+                            {"source", t->test[i].source},
+                            {"target", t->test[i].target},
+                            {"ids", t->test_tokens[i].ids},
+                            {"target_start", t->test_tokens[i].target_start}});
+      }
+    }
+  }
+  const bool bytes = dynamic_cast<const text::ByteTokenizer*>(&lab.tokenizer()) != nullptr;
+  return {{"format", "libra-demo-bundle"},
+          {"version", 1},
+          {"made_by", "papers/arrow_mbc"},
+          {"random_weights", false},
+          {"tokenizer", bytes ? "byte" : "model"},
+          {"tasks", tasks},
+          {"examples", examples}};
+}
+
+absl::Status WriteDemoBundle(Lab& lab, const std::string& out_dir, const Selection& sel,
                              const std::vector<Expert>& experts) {
+  const std::vector<const LabTask*>& held_in = sel.held_in;
   namespace fs = std::filesystem;
   const std::string demo = out_dir + "/demo";
   std::error_code ec;
@@ -206,6 +241,12 @@ absl::Status WriteDemoBundle(Lab& lab, const std::string& out_dir,
   }
   fs::remove_all(staging, ec);
   LIBRA_RETURN_IF_ERROR(arrow::RefreshLibraryPrototypes(library, /*top_k=*/1).status());
+  LIBRA_RETURN_IF_ERROR(
+      WriteFileAtomically(demo + "/bundle.json", DemoBundleJson(lab, sel).dump(1) + "\n"));
+  // The driver writes results.json after the run (papers/common/reproduce.h):
+  // a relative link lets the page show the claims of the run it demonstrates.
+  fs::create_symlink("../results.json", demo + "/results.json", ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot link ", demo, "/results.json: ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -685,7 +726,7 @@ absl::Status ScoreSeeds(const RunContext& ctx, const Setup& s, const BaseScores&
     board.Flush();
     progress.Advance(absl::StrCat("seed ", seed, " diagnostics"));
     if (seed == ctx.seeds.front()) {
-      LIBRA_RETURN_IF_ERROR(WriteDemoBundle(*s.lab, ctx.out_dir, s.sel.held_in, c.priv));
+      LIBRA_RETURN_IF_ERROR(WriteDemoBundle(*s.lab, ctx.out_dir, s.sel, c.priv));
     }
   }
   progress.Finish();

@@ -67,6 +67,17 @@ function maxRelative(got, want) {
   assert.strictEqual(out.tokens.length, 5);
   assert.strictEqual(out.routing.length, out.steps * 2 * 7 * 1);
   assert.strictEqual(out.perLayer.length, out.steps);
+  // logits takes generate's routing options (the page's teacher-forced
+  // scores): the same next token as greedy generation in uniform mode, and a
+  // bad mode is the core's error, not silently Arrow.
+  const prompt = [72, 105, 33];
+  const uniformLogits = model.logits(prompt, { mode: 'uniform' });
+  const vocab = uniformLogits.length / prompt.length;
+  const last = Array.from(uniformLogits.slice(-vocab));
+  assert.strictEqual(last.indexOf(Math.max(...last)),
+                     model.generate(prompt, { mode: 'uniform', maxNewTokens: 1 }).tokens[0]);
+  assert.throws(() => model.logits(prompt, { mode: 'sideways' }),
+                (e) => e.name === 'LibraError' && /routing mode must be/.test(e.message));
   checks++;
 
   // MBC: similarity and embedding to 1e-6 relative, the same clusters, and

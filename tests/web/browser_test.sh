@@ -16,10 +16,32 @@ if [ ! -d "$NODE_PATH/playwright-core" ]; then
   exit 1
 fi
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
-# A bundle in the layout papers/arrow_mbc writes; without bundle.json the
-# page takes it for trained weights (no banner).
+# A bundle in the layout papers/arrow_mbc writes, with a malformed
+# bundle.json (the page says so in one line, shows no banner) and a small
+# results.json (claims table, reuse plot). The stand-in's own bundle.json,
+# which the server given --demo random generates the same (seeded), is kept
+# for the test to check the examples against.
 "$make_demo" "$tmp/bundle"
-rm "$tmp/bundle/bundle.json"
+mv "$tmp/bundle/bundle.json" "$tmp/stand_in_bundle.json"
+printf '{"tasks": [' >"$tmp/bundle/bundle.json"
+cat >"$tmp/bundle/results.json" <<'EOF_RESULTS'
+{"paper": "arrow_mbc", "scale": "quick", "seeds": [1, 2, 3], "started_utc": "test fixture",
+ "metrics": {"held_in/base": {"mean": 0.31, "std": 0.01}, "held_out/base": {"mean": 0.30, "std": 0.02},
+             "held_in/private_uniform": {"mean": 0.42, "std": 0.03}, "held_out/private_uniform": {"mean": 0.36, "std": 0.01},
+             "held_out/private_ties": {"mean": 0.34, "std": 0.02}},
+ "plots": [{"id": "reuse", "kind": "bar", "title": "Library reuse", "categories": ["held-in", "held-out"],
+            "series": [{"label": "base", "metrics": ["held_in/base", "held_out/base"]},
+                       {"label": "private_uniform", "metrics": ["held_in/private_uniform", "held_out/private_uniform"]},
+                       {"label": "private_ties", "metrics": [null, "held_out/private_ties"]}]}],
+ "claims": [{"id": "uniform_beats_base", "statement": "Uniform beats base.", "verdict": "reproduced",
+             "known_failure": false, "a": {"metric": "held_out/private_uniform"}, "b": {"metric": "held_out/base"},
+             "direction": "greater", "margin": 0, "a_summary": {"n": 3, "mean": 0.36, "std": 0.01},
+             "b_summary": {"n": 3, "mean": 0.30, "std": 0.02}},
+            {"id": "ties_beats_uniform", "statement": "TIES beats uniform.", "verdict": "not reproduced",
+             "known_failure": true, "a": {"metric": "held_out/private_ties"}, "b": {"metric": "held_out/private_uniform"},
+             "direction": "greater", "margin": 0, "a_summary": {"n": 3, "mean": 0.34, "std": 0.02},
+             "b_summary": {"n": 3, "mean": 0.36, "std": 0.01}}]}
+EOF_RESULTS
 
 servers=()
 trap 'for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
@@ -44,5 +66,5 @@ start "$tmp/serve_random.log" --demo random
 url_random="$url"
 start "$tmp/serve_bundle.log" --demo "$tmp/bundle"
 url_bundle="$url"
-/usr/bin/node "$test_js" "$url_random" "$url_bundle" "$tmp/bundle" \
+/usr/bin/node "$test_js" "$url_random" "$url_bundle" "$tmp/bundle" "$tmp/stand_in_bundle.json" \
   "${TEST_UNDECLARED_OUTPUTS_DIR:-${TEST_TMPDIR:-/tmp}}"
