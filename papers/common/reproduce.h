@@ -95,6 +95,12 @@ struct PaperSpec {
   bool full_scale_needs_base_model = true;
 };
 
+// The OpenBLAS kernel set every paper run uses (ReproduceMain sets it,
+// re-executing itself, when the environment does not; tools/env.sh exports
+// the same for everything else; a test checks that the two agree).
+inline constexpr char kBlasCoreVariable[] = "OPENBLAS_CORETYPE";
+inline constexpr char kBlasCore[] = "Haswell";
+
 // What a worker process's stage returns once its share of the artifacts is
 // built (workers.h); the driver turns it into a clean exit of the worker.
 absl::Status WorkerDoneStatus();

@@ -40,6 +40,7 @@ struct RunInfo {
   std::string device = "cpu";
   // Full scale: the model and data folders given.
   std::string base_model, data;
+  std::string blas_kernels;  // $OPENBLAS_CORETYPE during the run ("": CPU's own)
 };
 
 // One of the paper's own published figures, shown next to ours.

@@ -50,4 +50,33 @@ TEST(PapersAll, StandardScaleWritesUnderResultsStandard) {
   EXPECT_FALSE(libra::ReadFile(workspace + "/results/REPORT.md").ok());
 }
 
+// A paper run started without the recorded OpenBLAS kernel set runs itself
+// again with it (the numbers depend on the kernels); an explicit other
+// choice is kept, with a warning. And tools/env.sh, which sets it for
+// everything else, names the same set.
+TEST(PapersAll, PaperRunsUseTheRecordedBlasKernels) {
+  const std::string tmp = std::string(std::getenv("TEST_TMPDIR"));
+  const std::string fixture = libra::papers::RunfilePath("tests/papers/linear_paper_fixture");
+  auto unset = libra::papers::RunProgram({"/usr/bin/env", "-u", libra::papers::kBlasCoreVariable,
+                                          fixture, "--out", tmp + "/blas_unset", "--seeds", "1",
+                                          "--no_plots", "--cache_dir", tmp + "/blas_cache"});
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  ASSERT_EQ(*unset, 0);
+  auto doc = libra::ReadFile(tmp + "/blas_unset/results.json");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_THAT(*doc, HasSubstr(std::string("\"blas_kernels\": \"") + libra::papers::kBlasCore + "\""));
+  auto other = libra::papers::RunProgram(
+      {"/usr/bin/env", std::string(libra::papers::kBlasCoreVariable) + "=Sandybridge", fixture,
+       "--out", tmp + "/blas_other", "--seeds", "1", "--no_plots", "--cache_dir",
+       tmp + "/blas_cache"});
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto other_doc = libra::ReadFile(tmp + "/blas_other/results.json");
+  ASSERT_TRUE(other_doc.ok()) << other_doc.status();
+  EXPECT_THAT(*other_doc, HasSubstr("\"blas_kernels\": \"Sandybridge\""));
+  auto env_sh = libra::ReadFile(libra::papers::RunfilePath("tools/env.sh"));
+  ASSERT_TRUE(env_sh.ok()) << env_sh.status();
+  EXPECT_THAT(*env_sh, HasSubstr(std::string("export ") + libra::papers::kBlasCoreVariable + "=" +
+                                 libra::papers::kBlasCore + "\n"));
+}
+
 }  // namespace
