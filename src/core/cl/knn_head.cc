@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "src/core/cl/selection.h"
 
 namespace libra::cl {
 namespace {
@@ -65,19 +67,19 @@ std::vector<int> KnnHead::Predict(const Features& x) const {
 }
 
 int SelectKnnK(const LabeledFeatures& train, const LabeledFeatures& validation) {
-  int best_k = kKnnCandidates[0];
-  double best_accuracy = -1.0;
+  std::vector<int> ks;
   for (int k : kKnnCandidates) {
-    if (k > train.x.rows()) continue;
-    KnnHead head = *KnnHead::Create(k);
-    (void)head.Learn(train);
-    const double accuracy = Accuracy(head.Predict(validation.x), validation.y);
-    if (accuracy > best_accuracy) {
-      best_accuracy = accuracy;
-      best_k = k;
-    }
+    if (k <= train.x.rows()) ks.push_back(k);
   }
-  return best_k;
+  if (ks.empty() || validation.y.empty()) return kKnnCandidates[0];
+  auto make = [&](int i) -> absl::StatusOr<std::unique_ptr<Head>> {
+    absl::StatusOr<KnnHead> head = KnnHead::Create(ks[i]);
+    if (!head.ok()) return head.status();
+    return std::make_unique<KnnHead>(*std::move(head));
+  };
+  absl::StatusOr<FirstTaskChoice> choice =
+      SelectOnFirstTask(static_cast<int>(ks.size()), make, train, validation);
+  return choice.ok() ? ks[choice->index] : kKnnCandidates[0];
 }
 
 }  // namespace libra::cl

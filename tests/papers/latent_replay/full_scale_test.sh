@@ -63,14 +63,24 @@ for claim in doc["claims"]:
     check(claim["verdict"] in ("reproduced", "not reproduced", "inconclusive"), "verdict %r" % claim)
     check(not claim["known_failure"], "known failures are quick-scale only: %s" % claim["id"])
 check(any(k.startswith("fashion/broad/mlp@20") for k in doc["metrics"]), "no latent-replay metrics")
+# Schedules are chosen on the first task once per method, among the
+# candidates, and kept for every seed.
+candidates = [tuple(x) for x in c["schedules"]]
+for method in ("fashion/broad/mlp", "fashion/raw_replay", "digits_domains/ssl/mlp"):
+    chosen = [(doc["metrics"][method + "/chosen_epochs"]["values"][seed],
+               doc["metrics"][method + "/chosen_learning_rate"]["values"][seed])
+              for seed in ("1", "2")]
+    check(chosen[0] in candidates, "%s chose %r" % (method, chosen[0]))
+    check(chosen[0] == chosen[1], "%s: the seeds chose differently: %r" % (method, chosen))
 PY
-# The encoders are keyed on the folder's contents: other digits, other encoders.
+# The encoders are keyed on the seed and on the folder's contents: two
+# seeds, two sets; other digits, other encoders.
 ls "$tmp/cache/latent_replay_encoder" | sort > "$tmp/first.txt"
-[ "$(wc -l < "$tmp/first.txt")" -eq 4 ] || fail "expected 4 cached encoders, found $(cat "$tmp/first.txt")"
+[ "$(wc -l < "$tmp/first.txt")" -eq 8 ] || fail "expected 8 cached encoders, found $(cat "$tmp/first.txt")"
 make_data "$tmp/data2" 31
 "$bin" --scale full --data "$tmp/data2" --out "$tmp/out2" --seeds 1 --threads 1 --no_plots \
     --cache_dir "$tmp/cache" > "$tmp/run2.log" 2>&1 || { tail -20 "$tmp/run2.log"; fail "second run failed"; }
-[ "$(ls "$tmp/cache/latent_replay_encoder" | wc -l)" -eq 8 ] ||
+[ "$(ls "$tmp/cache/latent_replay_encoder" | wc -l)" -eq 12 ] ||
   fail "a different data folder reused the first folder's encoders"
 
 expect_error() {  # NAME MESSAGE ARGS...
