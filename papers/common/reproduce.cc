@@ -240,7 +240,10 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
   run.scale = options.scale;
   run.seeds = ctx.seeds;
   run.code_version = CodeVersion();
-  if (const char* core = std::getenv(kBlasCoreVariable)) run.blas_kernels = core;
+  for (const KernelPin& pin : kRecordedKernels) {
+    const char* value = std::getenv(pin.variable);
+    run.kernels[pin.variable] = value != nullptr ? value : "";
+  }
   run.started_utc = UtcNow();
   run.threads = ctx.threads;
   run.device = options.device;
@@ -282,28 +285,34 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
 
 namespace {
 
-// Trained models depend on OpenBLAS's kernels, which OpenBLAS picks by CPU
-// when it loads, before main. A run started outside tools/env.sh (`bazel
-// run`, a shell) executes itself again with the kernel set the claims tests
-// and ./run use, so that its numbers are the recorded ones on any x86-64-v3
-// machine. An explicit other choice is kept, with a warning.
-void UseTheRecordedBlasKernels(const std::string& paper, char** argv) {
-  const char* core = std::getenv(kBlasCoreVariable);
-  if (core != nullptr && std::string(core) == kBlasCore) return;
-  if (core != nullptr && *core != '\0') {
-    std::fprintf(stderr, "%s: warning: %s=%s; the recorded numbers were measured with %s\n",
-                 paper.c_str(), kBlasCoreVariable, core, kBlasCore);
-    return;
+// Trained models depend on OpenBLAS's and ATen's kernels, which each pick
+// by CPU (OpenBLAS as it loads, before main). A run started outside
+// tools/env.sh (`bazel run`, a shell) executes itself again with the kernel
+// sets the claims tests and ./run use, so that its numbers are the recorded
+// ones on any x86-64-v3 machine. An explicit other choice is kept, with a
+// warning.
+void UseTheRecordedKernels(const std::string& paper, char** argv) {
+  bool changed = false;
+  for (const KernelPin& pin : kRecordedKernels) {
+    const char* value = std::getenv(pin.variable);
+    if (value != nullptr && std::string(value) == pin.value) continue;
+    if (value != nullptr && *value != '\0') {
+      std::fprintf(stderr, "%s: warning: %s=%s; the recorded numbers were measured with %s\n",
+                   paper.c_str(), pin.variable, value, pin.value);
+      continue;
+    }
+    setenv(pin.variable, pin.value, /*overwrite=*/1);
+    changed = true;
   }
-  setenv(kBlasCoreVariable, kBlasCore, /*overwrite=*/1);
+  if (!changed) return;
   execv("/proc/self/exe", argv);
-  std::fprintf(stderr, "%s: warning: cannot run again with %s=%s (%s); numbers may differ "
-                       "slightly from the recorded ones\n",
-               paper.c_str(), kBlasCoreVariable, kBlasCore, std::strerror(errno));
+  std::fprintf(stderr, "%s: warning: cannot run again with the recorded kernel sets (%s); "
+                       "numbers may differ slightly from the recorded ones\n",
+               paper.c_str(), std::strerror(errno));
 }
 
 int ReproduceMainUnguarded(int argc, char** argv, const PaperSpec& spec) {
-  UseTheRecordedBlasKernels(spec.id, argv);
+  UseTheRecordedKernels(spec.id, argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<ReproduceOptions> options = ParseReproduceArgs(args);
   if (!options.ok()) {

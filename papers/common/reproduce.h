@@ -95,11 +95,21 @@ struct PaperSpec {
   bool full_scale_needs_base_model = true;
 };
 
-// The OpenBLAS kernel set every paper run uses (ReproduceMain sets it,
-// re-executing itself, when the environment does not; tools/env.sh exports
-// the same for everything else; a test checks that the two agree).
-inline constexpr char kBlasCoreVariable[] = "OPENBLAS_CORETYPE";
-inline constexpr char kBlasCore[] = "Haswell";
+// The CPU kernel sets every paper run uses. OpenBLAS and ATen (LibTorch's
+// operators) each pick kernels by CPU unless told, and kernels round
+// differently, so trained models would depend on the machine. AVX2 for both:
+// the -march=x86-64-v3 build needs it anyway, and ATen would take AVX-512
+// where the CPU has it. ReproduceMain sets them, re-executing itself, when
+// the environment does not; tools/env.sh exports the same for everything
+// else, and .bazelrc for the tests (a test checks that they agree).
+struct KernelPin {
+  const char* variable;
+  const char* value;
+};
+inline constexpr KernelPin kRecordedKernels[] = {
+    {"OPENBLAS_CORETYPE", "Haswell"},
+    {"ATEN_CPU_CAPABILITY", "avx2"},
+};
 
 // What a worker process's stage returns once its share of the artifacts is
 // built (workers.h); the driver turns it into a clean exit of the worker.

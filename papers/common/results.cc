@@ -180,7 +180,7 @@ absl::StatusOr<json> Results::ToJson() const {
               {"device", run_.device},
               {"base_model", run_.base_model},
               {"data", run_.data},
-              {"blas_kernels", run_.blas_kernels},
+              {"kernels", run_.kernels},
               {"config", config_},
               {"setup", setup_},
               {"notes", notes_},

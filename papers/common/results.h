@@ -40,7 +40,9 @@ struct RunInfo {
   std::string device = "cpu";
   // Full scale: the model and data folders given.
   std::string base_model, data;
-  std::string blas_kernels;  // $OPENBLAS_CORETYPE during the run ("": CPU's own)
+  // Each kernel-choice variable (OPENBLAS_CORETYPE, ATEN_CPU_CAPABILITY) and
+  // its value during the run ("": the CPU's own choice).
+  std::map<std::string, std::string> kernels;
 };
 
 // One of the paper's own published figures, shown next to ours.

@@ -1,10 +1,13 @@
 // End to end: //papers:all runs the listed papers and writes the combined
 // report; a paper that fails is reported and does not stop the others.
 #include <cstdlib>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "papers/common/reproduce.h"
 #include "papers/common/subprocess.h"
 #include "src/core/io/atomic_file.h"
@@ -50,33 +53,60 @@ TEST(PapersAll, StandardScaleWritesUnderResultsStandard) {
   EXPECT_FALSE(libra::ReadFile(workspace + "/results/REPORT.md").ok());
 }
 
-// A paper run started without the recorded OpenBLAS kernel set runs itself
-// again with it (the numbers depend on the kernels); an explicit other
-// choice is kept, with a warning. And tools/env.sh, which sets it for
-// everything else, names the same set.
-TEST(PapersAll, PaperRunsUseTheRecordedBlasKernels) {
+// Reads the "kernels" object of a paper run's results.json.
+std::map<std::string, std::string> KernelsOf(const std::string& results_json) {
+  auto text = libra::ReadFile(results_json);
+  EXPECT_TRUE(text.ok()) << text.status();
+  if (!text.ok()) return {};
+  return nlohmann::json::parse(*text).at("kernels").get<std::map<std::string, std::string>>();
+}
+
+// A paper run started without the recorded kernel sets (OpenBLAS's and
+// ATen's) runs itself again with them (the numbers depend on the kernels);
+// an explicit other choice is kept, with a warning, and the others are
+// still set.
+TEST(PapersAll, PaperRunsUseTheRecordedKernels) {
   const std::string tmp = std::string(std::getenv("TEST_TMPDIR"));
   const std::string fixture = libra::papers::RunfilePath("tests/papers/linear_paper_fixture");
-  auto unset = libra::papers::RunProgram({"/usr/bin/env", "-u", libra::papers::kBlasCoreVariable,
-                                          fixture, "--out", tmp + "/blas_unset", "--seeds", "1",
-                                          "--no_plots", "--cache_dir", tmp + "/blas_cache"});
+  std::vector<std::string> unset_all = {"/usr/bin/env"};
+  std::map<std::string, std::string> recorded;
+  for (const auto& pin : libra::papers::kRecordedKernels) {
+    unset_all.insert(unset_all.end(), {"-u", pin.variable});
+    recorded[pin.variable] = pin.value;
+  }
+  ASSERT_EQ(recorded.count("OPENBLAS_CORETYPE"), 1u);
+  ASSERT_EQ(recorded.count("ATEN_CPU_CAPABILITY"), 1u);
+  std::vector<std::string> run = unset_all;
+  run.insert(run.end(), {fixture, "--out", tmp + "/unset", "--seeds", "1", "--no_plots",
+                         "--cache_dir", tmp + "/cache"});
+  auto unset = libra::papers::RunProgram(run);
   ASSERT_TRUE(unset.ok()) << unset.status();
   ASSERT_EQ(*unset, 0);
-  auto doc = libra::ReadFile(tmp + "/blas_unset/results.json");
-  ASSERT_TRUE(doc.ok()) << doc.status();
-  EXPECT_THAT(*doc, HasSubstr(std::string("\"blas_kernels\": \"") + libra::papers::kBlasCore + "\""));
-  auto other = libra::papers::RunProgram(
-      {"/usr/bin/env", std::string(libra::papers::kBlasCoreVariable) + "=Sandybridge", fixture,
-       "--out", tmp + "/blas_other", "--seeds", "1", "--no_plots", "--cache_dir",
-       tmp + "/blas_cache"});
+  EXPECT_EQ(KernelsOf(tmp + "/unset/results.json"), recorded);
+
+  run = unset_all;
+  run.insert(run.end(), {"OPENBLAS_CORETYPE=Sandybridge", fixture, "--out", tmp + "/other",
+                         "--seeds", "1", "--no_plots", "--cache_dir", tmp + "/cache"});
+  auto other = libra::papers::RunProgram(run);
   ASSERT_TRUE(other.ok()) << other.status();
-  auto other_doc = libra::ReadFile(tmp + "/blas_other/results.json");
-  ASSERT_TRUE(other_doc.ok()) << other_doc.status();
-  EXPECT_THAT(*other_doc, HasSubstr("\"blas_kernels\": \"Sandybridge\""));
+  ASSERT_EQ(*other, 0);
+  std::map<std::string, std::string> expected = recorded;
+  expected["OPENBLAS_CORETYPE"] = "Sandybridge";
+  EXPECT_EQ(KernelsOf(tmp + "/other/results.json"), expected);
+}
+
+// tools/env.sh (./run, ./test, a developer's shell) and .bazelrc (every test)
+// pin the same kernel sets as the paper runs.
+TEST(PapersAll, EnvironmentFilesPinTheRecordedKernels) {
   auto env_sh = libra::ReadFile(libra::papers::RunfilePath("tools/env.sh"));
   ASSERT_TRUE(env_sh.ok()) << env_sh.status();
-  EXPECT_THAT(*env_sh, HasSubstr(std::string("export ") + libra::papers::kBlasCoreVariable + "=" +
-                                 libra::papers::kBlasCore + "\n"));
+  auto bazelrc = libra::ReadFile(libra::papers::RunfilePath(".bazelrc"));
+  ASSERT_TRUE(bazelrc.ok()) << bazelrc.status();
+  for (const auto& pin : libra::papers::kRecordedKernels) {
+    const std::string assignment = std::string(pin.variable) + "=" + pin.value + "\n";
+    EXPECT_THAT(*env_sh, HasSubstr("export " + assignment));
+    EXPECT_THAT(*bazelrc, HasSubstr("test --test_env=" + assignment));
+  }
 }
 
 }  // namespace
