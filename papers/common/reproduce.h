@@ -95,13 +95,15 @@ struct PaperSpec {
   bool full_scale_needs_base_model = true;
 };
 
-// The CPU kernel sets every paper run uses. OpenBLAS and ATen (LibTorch's
-// operators) each pick kernels by CPU unless told, and kernels round
-// differently, so trained models would depend on the machine. AVX2 for both:
-// the -march=x86-64-v3 build needs it anyway, and ATen would take AVX-512
-// where the CPU has it. ReproduceMain sets them, re-executing itself, when
-// the environment does not; tools/env.sh exports the same for everything
-// else, and .bazelrc for the tests (a test checks that they agree).
+// The CPU kernel sets every paper run uses. OpenBLAS (matrix products),
+// ATen (LibTorch's operators) and oneDNN (LibTorch's convolutions) each
+// pick kernels by CPU unless told, and kernels round differently, so
+// trained models would depend on the machine (oneDNN takes AVX-512 where
+// the CPU has it, and the CNN encoders of papers/latent_replay then train
+// to other bits). AVX2 for all three: the -march=x86-64-v3 build needs it
+// anyway. ReproduceMain sets them, re-executing itself, when the
+// environment does not; tools/env.sh exports the same for everything else,
+// and .bazelrc for the tests (a test checks that they agree).
 struct KernelPin {
   const char* variable;
   const char* value;
@@ -109,6 +111,7 @@ struct KernelPin {
 inline constexpr KernelPin kRecordedKernels[] = {
     {"OPENBLAS_CORETYPE", "Haswell"},
     {"ATEN_CPU_CAPABILITY", "avx2"},
+    {"ONEDNN_MAX_CPU_ISA", "AVX2"},
 };
 
 // What a worker process's stage returns once its share of the artifacts is

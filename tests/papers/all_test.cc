@@ -61,8 +61,8 @@ std::map<std::string, std::string> KernelsOf(const std::string& results_json) {
   return nlohmann::json::parse(*text).at("kernels").get<std::map<std::string, std::string>>();
 }
 
-// A paper run started without the recorded kernel sets (OpenBLAS's and
-// ATen's) runs itself again with them (the numbers depend on the kernels);
+// A paper run started without the recorded kernel sets (OpenBLAS's, ATen's
+// and oneDNN's) runs itself again with them (the numbers depend on the kernels);
 // an explicit other choice is kept, with a warning, and the others are
 // still set.
 TEST(PapersAll, PaperRunsUseTheRecordedKernels) {
@@ -76,6 +76,7 @@ TEST(PapersAll, PaperRunsUseTheRecordedKernels) {
   }
   ASSERT_EQ(recorded.count("OPENBLAS_CORETYPE"), 1u);
   ASSERT_EQ(recorded.count("ATEN_CPU_CAPABILITY"), 1u);
+  ASSERT_EQ(recorded.count("ONEDNN_MAX_CPU_ISA"), 1u);
   std::vector<std::string> run = unset_all;
   run.insert(run.end(), {fixture, "--out", tmp + "/unset", "--seeds", "1", "--no_plots",
                          "--cache_dir", tmp + "/cache"});
