@@ -132,6 +132,7 @@ struct Setup {
   PaperConfig paper;
   std::unique_ptr<Lab> lab;
   Selection sel;
+  std::vector<std::string> held_in_names, held_out_names;
   std::vector<nn::TokenizedExample> train;
 };
 
@@ -316,7 +317,9 @@ absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
   }
   for (const LabTask* t : s.sel.held_in) {
     s.train.insert(s.train.end(), t->train_tokens.begin(), t->train_tokens.end());
+    s.held_in_names.push_back(t->name);
   }
+  for (const LabTask* t : s.sel.held_out) s.held_out_names.push_back(t->name);
   nlohmann::json config = s.config.ToJson();
   config["paper"] = s.paper.ToJson();
   results.SetConfig(config);
@@ -432,15 +435,9 @@ absl::StatusOr<MopeDiagnostics> TrainConditions(const RunContext& ctx, Setup& s,
   return pe_diag;
 }
 
-std::vector<std::string> TaskNames(const std::vector<const LabTask*>& tasks) {
-  std::vector<std::string> names;
-  for (const LabTask* t : tasks) names.push_back(t->name);
-  return names;
-}
-
 void DescribeSetup(const Setup& s, Results& results) {
-  const std::vector<std::string> in_names = TaskNames(s.sel.held_in);
-  const std::vector<std::string> out_names = TaskNames(s.sel.held_out);
+  const std::vector<std::string>& in_names = s.held_in_names;
+  const std::vector<std::string>& out_names = s.held_out_names;
   results.SetSetup(absl::StrFormat(
       "Testbed laboratory, base: %s. Multi-task instruction tuning on every held-in task mixed "
       "(%d tasks: %s), %lld steps, batch %lld, lr %g (AdamW, cosine, 10%% warmup), the same data "
@@ -557,7 +554,7 @@ void DescribePlots(const Setup& s, const MopeDiagnostics& pe_diag, Results& resu
     for (int64_t e = 0; e < s.paper.experts; ++e) experts.push_back(absl::StrCat(e));
     results.AddPlot({{"id", "pe_usage"}, {"kind", "heatmap"},
                      {"title", "[PE] expert usage per held-in task (mean route), seed 1"},
-                     {"matrix", pe_diag.usage}, {"row_labels", TaskNames(s.sel.held_in)},
+                     {"matrix", pe_diag.usage}, {"row_labels", s.held_in_names},
                      {"col_labels", experts}, {"vmin", 0}, {"annotate", true}, {"size", {8, 5}}});
   }
 }
