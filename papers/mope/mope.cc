@@ -132,6 +132,7 @@ struct Setup {
   PaperConfig paper;
   std::unique_ptr<Lab> lab;
   Selection sel;
+  std::vector<std::string> held_in_names, held_out_names;
   std::vector<nn::TokenizedExample> train;
 };
 
@@ -200,50 +201,26 @@ struct MopeDiagnostics {
   std::map<std::string, double> per_layer_mi_train, per_layer_mi_held_out;
 };
 
-// Diagnostics of the attached mixture `cond` into metrics diag/<cond>/...
-absl::StatusOr<MopeDiagnostics> Diagnose(Setup& s, nn::Mope& mope, const Condition& cond,
-                                         int seed, Results& results) {
-  Lab& lab = *s.lab;
+void AddRoutingSummary(const std::string& cond, const std::string& split, int seed,
+                       const Overall& o, Results& results) {
+  const std::string p = absl::StrCat("diag/", cond, "/");
+  results.AddValue(p + "entropy/" + split, seed, o.entropy);
+  results.AddValue(p + "entropy_of_mean/" + split, seed, o.entropy_of_mean);
+  results.AddValue(p + "mi/" + split, seed, o.mi);
+}
+
+// Routing on the held-in tasks' test examples: the summary, the expert usage
+// per task into d.usage, and the task-route MI per module,
+// I(T; route) = H(mean route) - sum_t w_t H(mean route of task t), averaged.
+void MeasureTaskRouting(Setup& s, nn::Mope& mope, const Condition& cond, int seed,
+                        Results& results, MopeDiagnostics& d) {
   const double log_e = std::log(static_cast<double>(s.paper.experts));
-  std::vector<nn::TokenizedExample> train_subset, held_out_test;
-  for (const LabTask* t : s.sel.held_in) {
-    const int n = std::min<int>(s.paper.diagnostic_train_examples, t->train_tokens.size());
-    train_subset.insert(train_subset.end(), t->train_tokens.begin(), t->train_tokens.begin() + n);
-  }
-  for (const LabTask* t : s.sel.held_out) {
-    held_out_test.insert(held_out_test.end(), t->test_tokens.begin(), t->test_tokens.end());
-  }
-  const bool posterior = cond.router == nn::MopeRouter::kPosterior;
-  MopeDiagnostics d;
-  auto add = [&](const std::string& split, const Overall& o) {
-    const std::string p = absl::StrCat("diag/", cond.id, "/");
-    results.AddValue(p + "entropy/" + split, seed, o.entropy);
-    results.AddValue(p + "entropy_of_mean/" + split, seed, o.entropy_of_mean);
-    results.AddValue(p + "mi/" + split, seed, o.mi);
-  };
-  std::map<std::string, nn::RoutingStats> train_layers, out_layers;
-  const auto train_routes = Routes(lab, mope, train_subset, posterior);
-  const Overall train = Summarize(train_routes, "", &train_layers);
-  add("train", train);
-  const Overall out = Summarize(Routes(lab, mope, held_out_test, false), "", &out_layers);
-  add("held_out", out);
-  results.AddValue(absl::StrCat("diag/", cond.id, "/mi_ratio"), seed,
-                   train.mi > 1e-12 ? out.mi / train.mi : 0.0);
-  for (const auto& [m, st] : train_layers) d.per_layer_mi_train[m] = st.mutual_information;
-  for (const auto& [m, st] : out_layers) d.per_layer_mi_held_out[m] = st.mutual_information;
-  if (posterior) {
-    const Overall q = Summarize(train_routes, "#posterior", nullptr);
-    results.AddValue("diag/posterior/q_mi/train", seed, q.mi);
-    results.AddValue("diag/posterior/p_mi/train", seed, train.mi);
-  }
-  // Task-route MI on held-in tasks and usage per task: per module,
-  // I(T; route) = H(mean route) - sum_t w_t H(mean route of task t).
   std::map<std::string, std::vector<torch::Tensor>> task_means;  // module -> per task mean
   std::vector<double> weights;
   double total = 0;
   std::map<std::string, std::vector<torch::Tensor>> held_in_parts;
   for (const LabTask* t : s.sel.held_in) {
-    const auto routes = Routes(lab, mope, t->test_tokens, false);
+    const auto routes = Routes(*s.lab, mope, t->test_tokens, false);
     for (const auto& [m, w] : routes) held_in_parts[m].push_back(w);
     std::vector<double> usage(s.paper.experts, 0.0);
     int modules = 0;
@@ -261,7 +238,7 @@ absl::StatusOr<MopeDiagnostics> Diagnose(Setup& s, nn::Mope& mope, const Conditi
   }
   std::map<std::string, torch::Tensor> held_in_routes;
   for (const auto& [m, parts] : held_in_parts) held_in_routes[m] = torch::cat(parts, 0);
-  add("held_in", Summarize(held_in_routes, "", nullptr));
+  AddRoutingSummary(cond.id, "held_in", seed, Summarize(held_in_routes, "", nullptr), results);
   double task_mi = 0;
   for (const auto& [m, means] : task_means) {
     torch::Tensor mixed = torch::zeros({s.paper.experts}, torch::kFloat64);
@@ -274,52 +251,156 @@ absl::StatusOr<MopeDiagnostics> Diagnose(Setup& s, nn::Mope& mope, const Conditi
   }
   if (!task_means.empty()) task_mi /= task_means.size();
   results.AddValue(absl::StrCat("diag/", cond.id, "/task_mi/held_in"), seed, task_mi);
-  if (posterior && !mope.context->kl_history.empty()) {
-    const auto& kl = mope.context->kl_history;
-    const size_t window = std::max<size_t>(1, kl.size() / 10);
-    double start = 0, end = 0;
-    for (size_t i = 0; i < window; ++i) {
-      start += kl[i] / window;
-      end += kl[kl.size() - 1 - i] / window;
-    }
-    results.AddValue("diag/posterior/kl_start", seed, start);
-    results.AddValue("diag/posterior/kl_end", seed, end);
+}
+
+// KL(q || p) over training: the mean of the first and of the last tenth of
+// the recorded steps.
+void RecordKlTrend(const nn::Mope& mope, int seed, Results& results) {
+  const auto& kl = mope.context->kl_history;
+  if (kl.empty()) return;
+  const size_t window = std::max<size_t>(1, kl.size() / 10);
+  double start = 0, end = 0;
+  for (size_t i = 0; i < window; ++i) {
+    start += kl[i] / window;
+    end += kl[kl.size() - 1 - i] / window;
   }
+  results.AddValue("diag/posterior/kl_start", seed, start);
+  results.AddValue("diag/posterior/kl_end", seed, end);
+}
+
+// Diagnostics of the attached mixture `cond` into metrics diag/<cond>/...
+absl::StatusOr<MopeDiagnostics> Diagnose(Setup& s, nn::Mope& mope, const Condition& cond,
+                                         int seed, Results& results) {
+  std::vector<nn::TokenizedExample> train_subset, held_out_test;
+  for (const LabTask* t : s.sel.held_in) {
+    const int n = std::min<int>(s.paper.diagnostic_train_examples, t->train_tokens.size());
+    train_subset.insert(train_subset.end(), t->train_tokens.begin(), t->train_tokens.begin() + n);
+  }
+  for (const LabTask* t : s.sel.held_out) {
+    held_out_test.insert(held_out_test.end(), t->test_tokens.begin(), t->test_tokens.end());
+  }
+  const bool posterior = cond.router == nn::MopeRouter::kPosterior;
+  MopeDiagnostics d;
+  std::map<std::string, nn::RoutingStats> train_layers, out_layers;
+  const auto train_routes = Routes(*s.lab, mope, train_subset, posterior);
+  const Overall train = Summarize(train_routes, "", &train_layers);
+  AddRoutingSummary(cond.id, "train", seed, train, results);
+  const Overall out = Summarize(Routes(*s.lab, mope, held_out_test, false), "", &out_layers);
+  AddRoutingSummary(cond.id, "held_out", seed, out, results);
+  results.AddValue(absl::StrCat("diag/", cond.id, "/mi_ratio"), seed,
+                   train.mi > 1e-12 ? out.mi / train.mi : 0.0);
+  for (const auto& [m, st] : train_layers) d.per_layer_mi_train[m] = st.mutual_information;
+  for (const auto& [m, st] : out_layers) d.per_layer_mi_held_out[m] = st.mutual_information;
+  if (posterior) {
+    const Overall q = Summarize(train_routes, "#posterior", nullptr);
+    results.AddValue("diag/posterior/q_mi/train", seed, q.mi);
+    results.AddValue("diag/posterior/p_mi/train", seed, train.mi);
+  }
+  MeasureTaskRouting(s, mope, cond, seed, results, d);
+  if (posterior) RecordKlTrend(mope, seed, results);
   return d;
 }
 
-absl::Status Run(const RunContext& ctx, Results& results) {
+// The lab (base model, tasks), the tasks kept at this scale and the mixed
+// held-in training data; the configuration is recorded in `results`.
+absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
   Setup s;
   LIBRA_ASSIGN_OR_RETURN(s.config, LabConfigFromContext(ctx));
   s.paper = PaperConfigFor(ctx);
   // Quick scale: half the test examples (the claims test's 4-minute budget).
   if (!ctx.full() && std::getenv("LIBRA_LAB_CONFIG") == nullptr) s.config.test_per_task = 32;
   LIBRA_ASSIGN_OR_RETURN(s.lab, Lab::Open(ctx, s.config));
-  if (ctx.worker()) return WorkerDoneStatus();
+  if (ctx.worker()) return s;
   s.sel = SelectTasks(*s.lab, s.paper);
   if (s.sel.held_in.empty() || s.sel.held_out.empty()) {
     return absl::FailedPreconditionError("mope needs held-in and held-out tasks");
   }
   for (const LabTask* t : s.sel.held_in) {
     s.train.insert(s.train.end(), t->train_tokens.begin(), t->train_tokens.end());
+    s.held_in_names.push_back(t->name);
   }
+  for (const LabTask* t : s.sel.held_out) s.held_out_names.push_back(t->name);
   nlohmann::json config = s.config.ToJson();
   config["paper"] = s.paper.ToJson();
   results.SetConfig(config);
   results.AddStageTime(s.lab->base_from_cache() ? "base model (reused)" : "base model (pretrained)",
                        s.lab->base_seconds());
-  Lab& lab = *s.lab;
-  const std::vector<Condition> conditions = Conditions(s.config, s.paper);
-  const auto start_base = std::chrono::steady_clock::now();
-  nn::DetachAdapters(lab.model());
-  const double base_in = ScoreTasks(lab, s.sel.held_in, "base", ctx.seeds.front(), results);
-  const double base_out = ScoreTasks(lab, s.sel.held_out, "base", ctx.seeds.front(), results);
-  double eval_seconds = SecondsSince(start_base), train_seconds = 0;
-  std::map<std::string, double> seconds_per_step;
-  MopeDiagnostics pe_diag;  // first seed's, for the plots
+  return s;
+}
+
+// What the training stage measured beyond the metrics.
+struct Timings {
+  double train_seconds = 0, eval_seconds = 0;
+  std::map<std::string, double> seconds_per_step;  // per condition, mean over seeds
+};
+
+// The base model's held-in and held-out accuracy (no training: one score,
+// recorded for every seed so that the claims pair it with each).
+void ScoreBase(const RunContext& ctx, Setup& s, Results& results, Timings& timings) {
+  const auto start = std::chrono::steady_clock::now();
+  nn::DetachAdapters(s.lab->model());
+  const double base_in = ScoreTasks(*s.lab, s.sel.held_in, "base", ctx.seeds.front(), results);
+  const double base_out = ScoreTasks(*s.lab, s.sel.held_out, "base", ctx.seeds.front(), results);
   for (int seed : ctx.seeds) {
     results.AddValue("held_in/base", seed, base_in);
     results.AddValue("held_out/base", seed, base_out);
+  }
+  timings.eval_seconds += SecondsSince(start);
+}
+
+// Attaches `cond`'s adapters to the lab's model: one LoRA, or a mixture
+// (returned, with its auxiliary loss set in `train`).
+absl::StatusOr<nn::Mope> AttachCondition(Setup& s, const Condition& cond, uint64_t train_seed,
+                                         nn::TrainOptions& train) {
+  if (cond.kind == Kind::kLora) {
+    nn::AdapterConfig adapter;
+    adapter.lora.rank = cond.rank;
+    // The same scale alpha / r for every condition.
+    adapter.lora.alpha = s.config.alpha * cond.rank / s.config.rank;
+    adapter.targets.names = s.config.targets;
+    LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(s.lab->model(), adapter, train_seed).status());
+    return nn::Mope();
+  }
+  nn::MopeOptions options;
+  options.experts = s.paper.experts;
+  options.lora.rank = s.config.rank;
+  options.lora.alpha = s.config.alpha;
+  options.router = cond.router;
+  options.temperature = s.paper.temperature;
+  options.kl_weight = s.paper.kl_weight;
+  options.targets.names = s.config.targets;
+  LIBRA_ASSIGN_OR_RETURN(nn::Mope mope, nn::AttachMope(s.lab->model(), options, train_seed));
+  train.auxiliary_loss = mope.AuxiliaryLoss();
+  return mope;
+}
+
+// Held-in and held-out accuracy of the trained `cond`; for a mixture also
+// with every route 1/E, and its routing diagnostics.
+absl::StatusOr<MopeDiagnostics> ScoreCondition(Setup& s, nn::Mope& mope, const Condition& cond,
+                                               int seed, Results& results) {
+  results.AddValue("held_in/" + cond.id, seed, ScoreTasks(*s.lab, s.sel.held_in, cond.id, seed, results));
+  results.AddValue("held_out/" + cond.id, seed, ScoreTasks(*s.lab, s.sel.held_out, cond.id, seed, results));
+  if (cond.kind != Kind::kMope) return MopeDiagnostics();
+  mope.context->uniform = true;
+  const std::string u = cond.id + "_uniform";
+  results.AddValue("held_in/" + u, seed, ScoreTasks(*s.lab, s.sel.held_in, u, seed, results));
+  results.AddValue("held_out/" + u, seed, ScoreTasks(*s.lab, s.sel.held_out, u, seed, results));
+  mope.context->uniform = false;
+  LIBRA_ASSIGN_OR_RETURN(MopeDiagnostics d, Diagnose(s, mope, cond, seed, results));
+  results.AddValue(absl::StrCat("routed_minus_uniform/", cond.id, "/held_out"), seed,
+                   results.Values("held_out/" + cond.id).at(seed) -
+                       results.Values("held_out/" + u).at(seed));
+  return d;
+}
+
+// Every condition trained on the mixed held-in data (the same steps,
+// learning rate and data order per seed) and scored; returns the first
+// seed's [PE] diagnostics (for the plots).
+absl::StatusOr<MopeDiagnostics> TrainConditions(const RunContext& ctx, Setup& s,
+                                                const std::vector<Condition>& conditions,
+                                                Results& results, Timings& timings) {
+  MopeDiagnostics pe_diag;
+  for (int seed : ctx.seeds) {
     LIBRA_ASSIGN_OR_RETURN(const uint64_t train_seed, ExpertSeed(ExpertRole::kShared, seed, 0));
     for (const Condition& cond : conditions) {
       nn::TrainOptions train;
@@ -328,65 +409,35 @@ absl::Status Run(const RunContext& ctx, Results& results) {
       train.max_steps = s.paper.steps;
       train.warmup_steps = s.paper.steps / 10;
       train.seed = train_seed;
-      train.device = lab.device();
+      train.device = s.lab->device();
       train.progress = false;
-      nn::Mope mope;
-      if (cond.kind == Kind::kLora) {
-        nn::AdapterConfig adapter;
-        adapter.lora.rank = cond.rank;
-        // The same scale alpha / r for every condition.
-        adapter.lora.alpha = s.config.alpha * cond.rank / s.config.rank;
-        adapter.targets.names = s.config.targets;
-        LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(lab.model(), adapter, train_seed).status());
-      } else {
-        nn::MopeOptions options;
-        options.experts = s.paper.experts;
-        options.lora.rank = s.config.rank;
-        options.lora.alpha = s.config.alpha;
-        options.router = cond.router;
-        options.temperature = s.paper.temperature;
-        options.kl_weight = s.paper.kl_weight;
-        options.targets.names = s.config.targets;
-        LIBRA_ASSIGN_OR_RETURN(mope, nn::AttachMope(lab.model(), options, train_seed));
-        train.auxiliary_loss = mope.AuxiliaryLoss();
-      }
+      LIBRA_ASSIGN_OR_RETURN(nn::Mope mope, AttachCondition(s, cond, train_seed, train));
       const auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<nn::TrainStats> stats = nn::Train(lab.model(), s.train, train);
+      absl::StatusOr<nn::TrainStats> stats = nn::Train(s.lab->model(), s.train, train);
       const double took = SecondsSince(start);
-      train_seconds += took;
-      seconds_per_step[cond.id] += took / s.paper.steps / ctx.seeds.size();
+      timings.train_seconds += took;
+      timings.seconds_per_step[cond.id] += took / s.paper.steps / ctx.seeds.size();
       if (!stats.ok()) {
-        nn::DetachMope(lab.model());
+        nn::DetachMope(s.lab->model());
         return stats.status();
       }
       const auto start_eval = std::chrono::steady_clock::now();
-      results.AddValue("held_in/" + cond.id, seed, ScoreTasks(lab, s.sel.held_in, cond.id, seed, results));
-      results.AddValue("held_out/" + cond.id, seed, ScoreTasks(lab, s.sel.held_out, cond.id, seed, results));
-      if (cond.kind == Kind::kMope) {
-        mope.context->uniform = true;
-        const std::string u = cond.id + "_uniform";
-        results.AddValue("held_in/" + u, seed, ScoreTasks(lab, s.sel.held_in, u, seed, results));
-        results.AddValue("held_out/" + u, seed, ScoreTasks(lab, s.sel.held_out, u, seed, results));
-        mope.context->uniform = false;
-        LIBRA_ASSIGN_OR_RETURN(MopeDiagnostics d, Diagnose(s, mope, cond, seed, results));
-        if (cond.id == "pe" && seed == ctx.seeds.front()) pe_diag = d;
-        results.AddValue(absl::StrCat("routed_minus_uniform/", cond.id, "/held_out"), seed,
-                         results.Values("held_out/" + cond.id).at(seed) -
-                             results.Values("held_out/" + u).at(seed));
-      }
-      eval_seconds += SecondsSince(start_eval);
+      LIBRA_ASSIGN_OR_RETURN(MopeDiagnostics d, ScoreCondition(s, mope, cond, seed, results));
+      if (cond.id == "pe" && seed == ctx.seeds.front()) pe_diag = std::move(d);
+      timings.eval_seconds += SecondsSince(start_eval);
       absl::FPrintF(stderr, "seed %d %s: trained in %.1f s, scored in %.1f s\n", seed, cond.id,
                     took, SecondsSince(start_eval));
-      nn::DetachMope(lab.model());
+      nn::DetachMope(s.lab->model());
     }
   }
-  results.AddStageTime("training", train_seconds);
-  results.AddStageTime("evaluation and diagnostics", eval_seconds);
+  results.AddStageTime("training", timings.train_seconds);
+  results.AddStageTime("evaluation and diagnostics", timings.eval_seconds);
+  return pe_diag;
+}
 
-  // Setup, tables, claims, plots.
-  std::vector<std::string> in_names, out_names;
-  for (const LabTask* t : s.sel.held_in) in_names.push_back(t->name);
-  for (const LabTask* t : s.sel.held_out) out_names.push_back(t->name);
+void DescribeSetup(const Setup& s, Results& results) {
+  const std::vector<std::string>& in_names = s.held_in_names;
+  const std::vector<std::string>& out_names = s.held_out_names;
   results.SetSetup(absl::StrFormat(
       "Testbed laboratory, base: %s. Multi-task instruction tuning on every held-in task mixed "
       "(%d tasks: %s), %lld steps, batch %lld, lr %g (AdamW, cosine, 10%% warmup), the same data "
@@ -395,19 +446,27 @@ absl::Status Run(const RunContext& ctx, Results& results) {
       "Routers: LayerNorm + linear (W ~ N(0, 0.02), b = 0), softmax / tau, tau = %g; posterior "
       "lambda = %g. Score: teacher-forced token accuracy on %d test examples per task; held-out "
       "tasks (%d: %s) are the downstream evaluation. Routing entropies are divided by log E.",
-      lab.DescribeBase(), static_cast<int>(in_names.size()), absl::StrJoin(in_names, ", "),
+      s.lab->DescribeBase(), static_cast<int>(in_names.size()), absl::StrJoin(in_names, ", "),
       static_cast<long long>(s.paper.steps), static_cast<long long>(s.paper.batch), s.paper.lr,
       absl::StrJoin(s.config.targets, ", "), static_cast<long long>(s.config.rank),
       static_cast<long long>(s.paper.experts), s.config.alpha / s.config.rank,
       s.paper.temperature, s.paper.kl_weight, s.config.test_per_task,
       static_cast<int>(out_names.size()), absl::StrJoin(out_names, ", ")));
+}
+
+void AddCostTable(const std::vector<Condition>& conditions, const Timings& timings,
+                  Results& results) {
+  const std::map<std::string, double>& per_step = timings.seconds_per_step;
   std::vector<std::vector<std::string>> cost_rows;
   for (const Condition& c : conditions) {
-    cost_rows.push_back({c.id, absl::StrFormat("%.1f ms", 1000 * seconds_per_step.at(c.id)),
-                         absl::StrFormat("%.2f", seconds_per_step.at(c.id) / seconds_per_step.at("lora_r"))});
+    cost_rows.push_back({c.id, absl::StrFormat("%.1f ms", 1000 * per_step.at(c.id)),
+                         absl::StrFormat("%.2f", per_step.at(c.id) / per_step.at("lora_r"))});
   }
   results.AddTable("Training step time in this run (mean over seeds; not a benchmark)",
                    {"condition", "time per step", "ratio to lora_r"}, cost_rows);
+}
+
+void DescribeMetrics(const std::vector<Condition>& conditions, Results& results) {
   results.DescribeMetric("held_out/base", "held-out token accuracy of the base model");
   for (const Condition& c : conditions) {
     results.DescribeMetric("held_out/" + c.id, "held-out token accuracy: " + c.description);
@@ -420,11 +479,14 @@ absl::Status Run(const RunContext& ctx, Results& results) {
       results.DescribeMetric("diag/" + c.id + "/mi_ratio", "held-out routing MI / training routing MI");
     }
   }
+}
+
+// Margins fixed before the first run.
+void JudgeClaims(Results& results) {
   auto claim = [&results](std::string id, std::string statement, Quantity a, Quantity b,
                           Direction d, double margin) {
     results.AddClaim(Claim{std::move(id), std::move(statement), std::move(a), std::move(b), d, margin});
   };
-  // Margins fixed before the first run.
   claim("D1_pe_no_gain_over_matched_lora",
         "[PE] gives no consistent gain over the parameter-matched LoRA on held-out tasks "
         "(token accuracy within 0.02). Paper: MoPE does not consistently beat dense baselines "
@@ -454,7 +516,9 @@ absl::Status Run(const RunContext& ctx, Results& results) {
         "KL(q || p) falls during training (mean of the last tenth of steps below the first).",
         Quantity::Metric("diag/posterior/kl_end"), Quantity::Metric("diag/posterior/kl_start"),
         Direction::kLess, 0.0);
+}
 
+void DescribePlots(const Setup& s, const MopeDiagnostics& pe_diag, Results& results) {
   nlohmann::json series = nlohmann::json::array();
   for (const std::string id : {"base", "lora_r", "lora_er", "pe", "pe_uniform", "pt",
                                "pt_uniform", "posterior", "posterior_uniform"}) {
@@ -490,9 +554,24 @@ absl::Status Run(const RunContext& ctx, Results& results) {
     for (int64_t e = 0; e < s.paper.experts; ++e) experts.push_back(absl::StrCat(e));
     results.AddPlot({{"id", "pe_usage"}, {"kind", "heatmap"},
                      {"title", "[PE] expert usage per held-in task (mean route), seed 1"},
-                     {"matrix", pe_diag.usage}, {"row_labels", in_names},
+                     {"matrix", pe_diag.usage}, {"row_labels", s.held_in_names},
                      {"col_labels", experts}, {"vmin", 0}, {"annotate", true}, {"size", {8, 5}}});
   }
+}
+
+absl::Status Run(const RunContext& ctx, Results& results) {
+  LIBRA_ASSIGN_OR_RETURN(Setup s, OpenSetup(ctx, results));
+  if (ctx.worker()) return WorkerDoneStatus();
+  const std::vector<Condition> conditions = Conditions(s.config, s.paper);
+  Timings timings;
+  ScoreBase(ctx, s, results, timings);
+  LIBRA_ASSIGN_OR_RETURN(MopeDiagnostics pe_diag,
+                         TrainConditions(ctx, s, conditions, results, timings));
+  DescribeSetup(s, results);
+  AddCostTable(conditions, timings, results);
+  DescribeMetrics(conditions, results);
+  JudgeClaims(results);
+  DescribePlots(s, pe_diag, results);
   return absl::OkStatus();
 }
 

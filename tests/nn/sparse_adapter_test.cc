@@ -356,7 +356,9 @@ TEST(SparseTrainingTest, MaskRecomputedInFirstEpochCarriesValuesThenFreezes) {
         }
       }
       if (context.step == 4) frozen[name] = adapter->indices.clone();
-      if (context.step > 4) EXPECT_TRUE(torch::equal(adapter->indices, frozen[name])) << name;
+      if (context.step > 4) {
+        EXPECT_TRUE(torch::equal(adapter->indices, frozen[name])) << name;
+      }
     }
     return remap;
   };
