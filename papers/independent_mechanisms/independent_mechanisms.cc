@@ -15,6 +15,10 @@
 //      unchanged mechanisms, fraction of parameters changed, and the
 //      accuracy matrix (score -KL) for forgetting and forward transfer.
 //   3. JudgeClaims F1-F4, tables and plots.
+//
+// Experiment 2, a library of modules against one monolithic adapter on the
+// testbed's task families as a continual stream (testbed_stream.h): F4's
+// testbed half and F5.
 #include <chrono>
 #include <map>
 #include <random>
@@ -23,6 +27,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "papers/common/reproduce.h"
+#include "papers/independent_mechanisms/testbed_stream.h"
+#include "papers/lab/testbed_lab.h"
 #include "src/core/cl/mechanisms.h"
 #include "src/core/cl/metrics.h"
 #include "src/core/status_macros.h"
@@ -300,13 +306,16 @@ void DescribeMatrices(Results& r) {
 }
 
 absl::Status Run(const RunContext& ctx, Results& results) {
-  results.SetConfig({{"values", kValues}, {"systems_per_seed", kSystems}, {"batch", kBatch},
-                     {"learning_rate", kLearningRate}, {"first_task_steps", kFirstTaskSteps},
-                     {"shift_steps", kShiftSteps}, {"regret_steps", kRegretSteps},
-                     {"changed_tolerance", kChangedTolerance},
-                     {"shifts", {"cause", "mechanism", "label", "return"}}});
+  nlohmann::json config = {{"values", kValues}, {"systems_per_seed", kSystems}, {"batch", kBatch},
+                           {"learning_rate", kLearningRate}, {"first_task_steps", kFirstTaskSteps},
+                           {"shift_steps", kShiftSteps}, {"regret_steps", kRegretSteps},
+                           {"changed_tolerance", kChangedTolerance},
+                           {"shifts", {"cause", "mechanism", "label", "return"}}};
   LIBRA_RETURN_IF_ERROR(RunToy(ctx, results));
+  LIBRA_ASSIGN_OR_RETURN(config["testbed_stream"], RunTestbedStream(ctx, results));
+  results.SetConfig(config);
   JudgeClaims(results);
+  JudgeTestbedClaims(results);
   DescribePlots(results);
   DescribeMatrices(results);
   return absl::OkStatus();
@@ -316,9 +325,9 @@ absl::Status Run(const RunContext& ctx, Results& results) {
 }  // namespace libra::papers::independent_mechanisms
 
 int main(int argc, char** argv) {
-  libra::papers::PaperSpec spec{
-      "independent_mechanisms",
-      "From IID to the Independent Mechanisms assumption in continual learning",
-      &libra::papers::independent_mechanisms::Run};
-  return libra::papers::ReproduceMain(argc, argv, spec);
+  return libra::papers::ReproduceMain(
+      argc, argv,
+      libra::papers::LabPaper("independent_mechanisms",
+                              "From IID to the Independent Mechanisms assumption in continual learning",
+                              &libra::papers::independent_mechanisms::Run));
 }

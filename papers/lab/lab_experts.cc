@@ -86,14 +86,19 @@ ExpertRecipe SparseRecipe(const LabConfig& config, double keep_ratio, int64_t bl
   return recipe;
 }
 
-absl::StatusOr<Expert> TrainExpertOn(nn::CausalLMImpl& model,
-                                     const std::vector<nn::TokenizedExample>& data,
-                                     const ExpertRecipe& recipe, uint64_t seed) {
+namespace {
+
+absl::Status CheckTrainingRequest(const std::vector<nn::TokenizedExample>& data,
+                                  const ExpertRecipe& recipe) {
   if (data.empty()) return absl::InvalidArgumentError("TrainExpert: no training examples");
   if (recipe.steps <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("TrainExpert: steps must be >= 1, got ", recipe.steps));
   }
-  LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(model, recipe.adapter, seed).status());
+  return absl::OkStatus();
+}
+
+absl::Status TrainAttached(nn::CausalLMImpl& model, const std::vector<nn::TokenizedExample>& data,
+                           const ExpertRecipe& recipe, uint64_t seed) {
   nn::TrainOptions options;
   options.learning_rate = recipe.learning_rate;
   options.device = model.parameters().front().device();
@@ -105,11 +110,28 @@ absl::StatusOr<Expert> TrainExpertOn(nn::CausalLMImpl& model,
   if (recipe.adapter.kind == nn::AdapterKind::kSparse) {
     options.before_step = nn::SparseMaskSchedule(model, recipe.adapter.sparse);
   }
-  absl::StatusOr<nn::TrainStats> stats = nn::Train(model, data, options);
+  return nn::Train(model, data, options).status();
+}
+
+}  // namespace
+
+absl::StatusOr<Expert> TrainExpertOn(nn::CausalLMImpl& model,
+                                     const std::vector<nn::TokenizedExample>& data,
+                                     const ExpertRecipe& recipe, uint64_t seed) {
+  LIBRA_RETURN_IF_ERROR(CheckTrainingRequest(data, recipe));
+  LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(model, recipe.adapter, seed).status());
+  const absl::Status trained = TrainAttached(model, data, recipe, seed);
   Expert expert = nn::ExtractExpert(model);
   nn::DetachAdapters(model);
-  if (!stats.ok()) return stats.status();
+  if (!trained.ok()) return trained;
   return expert;
+}
+
+absl::Status TrainAttachedOn(nn::CausalLMImpl& model,
+                             const std::vector<nn::TokenizedExample>& data,
+                             const ExpertRecipe& recipe, uint64_t seed) {
+  LIBRA_RETURN_IF_ERROR(CheckTrainingRequest(data, recipe));
+  return TrainAttached(model, data, recipe, seed);
 }
 
 absl::StatusOr<Expert> TrainExpert(Lab& lab, const ExpertRecipe& recipe,

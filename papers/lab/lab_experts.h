@@ -61,6 +61,14 @@ absl::StatusOr<Expert> TrainExpertOn(nn::CausalLMImpl& model,
                                      const std::vector<nn::TokenizedExample>& data,
                                      const ExpertRecipe& recipe, uint64_t seed);
 
+// Trains the adapters already attached to `model` (of `recipe`'s kind, e.g.
+// by an earlier call) on `data` for recipe.steps, with a fresh optimizer and
+// schedule (seed: data order); the adapters stay attached. A learner
+// fine-tuned task after task is this, called once per task.
+absl::Status TrainAttachedOn(nn::CausalLMImpl& model,
+                             const std::vector<nn::TokenizedExample>& data,
+                             const ExpertRecipe& recipe, uint64_t seed);
+
 // TrainExpertOn the union of `tasks`' training examples in the lab's model.
 absl::StatusOr<Expert> TrainExpert(Lab& lab, const ExpertRecipe& recipe,
                                    const std::vector<const LabTask*>& tasks, uint64_t seed);

@@ -108,6 +108,7 @@ echo "ok: --claims_only computes a subset of the full run's values, equal to the
 run_paper testbed llama
 run_paper arrow_mbc phi
 run_paper mope llama
+run_paper independent_mechanisms llama
 
 # expect_rejected NAME BASE DATA MESSAGE WHAT: the run must fail, print
 # MESSAGE, and write no results.json.

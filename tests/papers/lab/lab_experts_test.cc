@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "src/core/text/byte_tokenizer.h"
+#include "src/nn/adapters.h"
 #include "src/nn/config.h"
 #include "src/nn/examples.h"
 #include "src/nn/expert.h"
@@ -86,6 +87,53 @@ TEST(TrainExpertOnTest, LoraAndFullHaveTheirShapesAndParameterCounts) {
   EXPECT_EQ((*full)[0].kind, nn::ExpertModule::Kind::kDense);
   EXPECT_EQ(ExpertParameters(*full), 4 * 32 * 32);
   EXPECT_FALSE(TrainExpertOn(*model, {}, FullRecipe(SmallConfig()), 1).ok());
+}
+
+bool SameLoras(const Expert& a, const Expert& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].module != b[i].module || !torch::allclose(a[i].lora_a, b[i].lora_a, 1e-5, 1e-7) ||
+        !torch::allclose(a[i].lora_b, b[i].lora_b, 1e-5, 1e-7)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A learner fine-tuned task after task: the second call continues from the
+// weights the first left (the same as attaching that snapshot and training
+// it), unlike a fresh adapter; one call on a fresh adapter is TrainExpertOn.
+TEST(TrainAttachedOnTest, ContinuesFromTheAttachedWeights) {
+  nn::CausalLM model = TinyModel();
+  const ExpertRecipe recipe = LoraRecipe(SmallConfig());
+  const std::vector<nn::TokenizedExample> all = TinyData();
+  const std::vector<nn::TokenizedExample> first(all.begin(), all.begin() + 2);
+  const std::vector<nn::TokenizedExample> second(all.begin() + 2, all.end());
+
+  ASSERT_TRUE(nn::AttachAdapters(*model, recipe.adapter, 5).ok());
+  ASSERT_TRUE(TrainAttachedOn(*model, first, recipe, 5).ok());
+  const Expert after_first = nn::ExtractExpert(*model);
+  ASSERT_TRUE(TrainAttachedOn(*model, second, recipe, 6).ok());
+  const Expert after_second = nn::ExtractExpert(*model);
+  for (auto& [name, linear] : model->Linears()) {
+    if (name.find("q_proj") != std::string::npos) EXPECT_NE(linear->adapter(), nullptr) << name;
+  }
+  EXPECT_FALSE(TrainAttachedOn(*model, {}, recipe, 6).ok());
+  nn::DetachAdapters(*model);
+
+  auto fresh_first = TrainExpertOn(*model, first, recipe, 5);
+  ASSERT_TRUE(fresh_first.ok()) << fresh_first.status();
+  EXPECT_TRUE(SameLoras(after_first, *fresh_first));
+
+  ASSERT_TRUE(nn::ApplyExpert(*model, after_first, /*trainable=*/true).ok());
+  ASSERT_TRUE(TrainAttachedOn(*model, second, recipe, 6).ok());
+  EXPECT_TRUE(SameLoras(after_second, nn::ExtractExpert(*model)));
+  nn::DetachAdapters(*model);
+
+  EXPECT_FALSE(SameLoras(after_second, after_first));
+  auto fresh_second = TrainExpertOn(*model, second, recipe, 6);
+  ASSERT_TRUE(fresh_second.ok()) << fresh_second.status();
+  EXPECT_FALSE(SameLoras(after_second, *fresh_second));
 }
 
 nn::ExpertModule SparseModule(const std::string& name, std::vector<int64_t> indices,
