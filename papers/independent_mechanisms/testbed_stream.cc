@@ -71,6 +71,7 @@ struct LearnerRun {
   cl::AccuracyMatrix matrix;
   std::vector<double> fraction_changed;  // per family after the first
   std::vector<double> oracle;            // library: each family's own expert
+  std::vector<double> routed_to_own;     // library, at the end: tokens routed to the own expert
   double held_out = 0;
 };
 
@@ -191,16 +192,42 @@ absl::StatusOr<LearnerRun> LearnSequentially(Stream& s, const std::vector<int>& 
   return run;
 }
 
-// The library so far, routed by Arrow, on every family (and, after the last
-// family, on the held-out tasks).
+// The share of `recorder`'s routed tokens, over every module, whose top
+// expert is `expert` (mean over modules).
+double RoutedToExpert(const nn::RoutingRecorder& recorder, int64_t expert) {
+  std::vector<double> shares;
+  for (const std::string& m : recorder.Modules()) {
+    const torch::Tensor w = recorder.Weights(m);
+    if (w.size(0) > 0) shares.push_back(nn::TopExpertShare(w, {expert}));
+  }
+  double sum = 0;
+  for (double x : shares) sum += x;
+  return shares.empty() ? 0.0 : sum / shares.size();
+}
+
+// The library so far, routed by Arrow, on every family; after the last
+// family also on the held-out tasks, with the share of each earlier
+// family's tokens routed to its own expert (the diagnostic of F5).
 absl::Status ScoreLibrary(Stream& s, const std::vector<Expert>& library,
                           const std::vector<int>& order, int i, LearnerRun& run) {
+  const bool last = i + 1 == static_cast<int>(order.size());
   nn::ArrowOptions options;
   options.top_k = s.config.arrow_top_k;
+  auto recorder = std::make_shared<nn::RoutingRecorder>();
+  recorder->enabled = last;
   LIBRA_RETURN_IF_ERROR(
-      nn::AttachArrow(s.lab->model(), library, options, nn::MixingMode::kOutput).status());
-  absl::Status scored = ScoreRow(s, order, i, run.matrix);
-  if (scored.ok() && i + 1 == static_cast<int>(order.size())) {
+      nn::AttachArrow(s.lab->model(), library, options, nn::MixingMode::kOutput, recorder).status());
+  absl::Status scored = absl::OkStatus();
+  for (size_t j = 0; j < order.size() && scored.ok(); ++j) {
+    recorder->Clear();
+    absl::StatusOr<double> accuracy = MeanAccuracy(*s.lab, s.families[order[j]].held_in);
+    scored = accuracy.status();
+    if (!scored.ok()) break;
+    run.matrix.Set(i, static_cast<int>(j), *accuracy);
+    if (last) run.routed_to_own.push_back(RoutedToExpert(*recorder, static_cast<int64_t>(j)));
+  }
+  if (scored.ok() && last) {
+    recorder->enabled = false;
     absl::StatusOr<double> held_out = MeanAccuracy(*s.lab, s.held_out);
     if (held_out.ok()) run.held_out = *held_out;
     scored = held_out.status();
@@ -265,14 +292,17 @@ absl::Status RecordLearner(const Stream& s, const std::vector<int>& order, const
 // last, and those families' own experts on them.
 void RecordKeep(const LearnerRun& library, int seed, Results& r) {
   const int n = library.matrix.tasks();
-  double final_sum = 0, oracle_sum = 0;
+  double final_sum = 0, oracle_sum = 0, routed_sum = 0;
   for (int j = 0; j + 1 < n; ++j) {
     final_sum += library.matrix.At(n - 1, j);
     oracle_sum += library.oracle[j];
+    routed_sum += library.routed_to_own[j];
   }
   r.AddValue("stream/library/earlier_final", seed, final_sum / (n - 1));
   r.AddValue("stream/oracle/earlier", seed, oracle_sum / (n - 1));
   r.AddValue("stream/oracle/accuracy", seed, Mean(library.oracle));
+  r.AddValue("stream/library/earlier_routed_to_own", seed, routed_sum / (n - 1));
+  r.AddValue("stream/library/routed_to_own", seed, Mean(library.routed_to_own));
 }
 
 // The per-seed means of a learner's matrix entries, as a heatmap.
