@@ -1,10 +1,11 @@
 #!/bin/bash
 # Fault injection on every library write, from outside: `libra library add`,
-# `library rm`, `merge --out` (adds an expert) and `arrow` (auxiliary files)
-# killed with SIGKILL at random moments; 8 writers racing on one library;
-# writes into a file system that is full (RLIMIT_FSIZE) and into a read-only
-# library. After each: `library
-# verify` passes and the experts are the old set or the new one, nothing else.
+# `library rm`, `merge --out` (adds an expert), `arrow` (auxiliary files) and
+# `export-peft` (a PEFT folder outside the library) killed with SIGKILL at
+# random moments; 8 writers racing on one library; writes into a file system
+# that is full (RLIMIT_FSIZE) and into a read-only library. After each:
+# `library verify` passes and the experts are the old set or the new one,
+# nothing else; an export's folder holds the whole adapter or none of it.
 #
 #   LIBRA_FAULT_TRIALS=200 bazel test //tests/cli:library_fault_injection_test   (the long run)
 set -u
@@ -22,6 +23,9 @@ RANDOM=7
 for i in 0 1 2 3; do "$MAKE" "$T/p$i" --layers 4 --dim 256 --rank 8 --seed "$i" >/dev/null; done
 "$LIBRA" library create "$L" --base tiny >/dev/null || fail "create"
 for i in 0 1 2; do "$LIBRA" library add "$L" --name "e$i" --peft "$T/p$i" >/dev/null || fail "add e$i"; done
+# Exported in the trials, and never removed by them.
+"$LIBRA" library add "$L" --name a0 --peft "$T/p0" >/dev/null || fail "add a0"
+"$LIBRA" export-peft "$L" a0 "$T/exported" >/dev/null || fail "reference export"
 
 # Killed writers. Each trial's command would turn `before` into `after`; the
 # kill lands anywhere from before its start to after its end: delays are
@@ -39,13 +43,19 @@ trial=0
 while [ "$trial" -lt "$TRIALS" ] || { [ "$killed" -lt $((TRIALS / 2)) ] && [ "$trial" -lt $((4 * TRIALS)) ]; }; do
   trial=$((trial + 1))
   before="$(names)"
-  set -- $before
+  # The removal victim: the last expert other than a0 (the export's), if any.
+  set -- x $(printf '%s\n' $before | grep -vx a0)
   victim="${!#}"
-  case $((trial % 4)) in
+  case $((trial % 5)) in
     0) cmd=("$LIBRA" library add "$L" --name "t$trial" --peft "$T/p$((trial % 4))"); after="$(printf '%s\n' $before "t$trial" | sort | tr '\n' ' ')" ;;
-    1) cmd=("$LIBRA" library rm "$L" "$victim"); after="$(printf '%s\n' $before | grep -vx "$victim" | sort | tr '\n' ' ')" ;;
+    1) if [ "$victim" = x ]; then  # nothing but a0 left: an add instead
+         cmd=("$LIBRA" library add "$L" --name "t$trial" --peft "$T/p1"); after="$(printf '%s\n' $before "t$trial" | sort | tr '\n' ' ')"
+       else
+         cmd=("$LIBRA" library rm "$L" "$victim"); after="$(printf '%s\n' $before | grep -vx "$victim" | sort | tr '\n' ' ')"
+       fi ;;
     2) cmd=("$LIBRA" merge "$L" --all --method linear --out "m$trial"); after="$(printf '%s\n' $before "m$trial" | sort | tr '\n' ' ')" ;;
     3) cmd=("$LIBRA" arrow "$L"); after="$before" ;;
+    4) cmd=("$LIBRA" export-peft "$L" a0 "$T/x$trial"); after="$before" ;;
   esac
   "${cmd[@]}" >/dev/null 2>&1 &
   pid=$!
@@ -62,6 +72,11 @@ while [ "$trial" -lt "$TRIALS" ] || { [ "$killed" -lt $((TRIALS / 2)) ] && [ "$t
   "$LIBRA" library verify "$L" >"$T/verify" 2>&1 || fail "trial $trial (${cmd[*]:1:2}): verify: $(cat "$T/verify")"
   [ "$now" = "$before" ] || [ "$now" = "$after" ] ||
     fail "trial $trial (${cmd[*]:1:2}): experts '$now', want '$before' or '$after'"
+  if [ -e "$T/x$trial" ]; then
+    for f in adapter_config.json adapter_model.safetensors; do
+      cmp -s "$T/x$trial/$f" "$T/exported/$f" || fail "trial $trial (export-peft): $f missing or partial"
+    done
+  fi
   # Keep the library small: drop every merged expert now and then.
   if [ $((trial % 8)) = 0 ]; then
     for m in $(names); do case "$m" in m*) "$LIBRA" library rm "$L" "$m" >/dev/null ;; esac; done
@@ -73,6 +88,10 @@ echo "killed $killed of $trial writers mid-run"
 "$LIBRA" library add "$L" --name final --peft "$T/p0" >/dev/null || fail "add after the trials"
 left="$(find "$L" -name '.*.tmp-*' | head -3)"
 [ -z "$left" ] || fail "temporaries left after the next writer: $left"
+"$LIBRA" export-peft "$L" a0 "$T/after_trials" >/dev/null 2>"$T/export_err" ||
+  fail "export after the trials: $(cat "$T/export_err")"
+left="$(find "$T" -maxdepth 1 -name '.*.tmp-*-export' | head -3)"
+[ -z "$left" ] || fail "killed exports' staging folders left after the next export: $left"
 
 # Racing writers: 8 processes, each adding 6 experts and removing 3 of them.
 rm -rf "$T/race" && "$LIBRA" library create "$T/race" --base tiny >/dev/null

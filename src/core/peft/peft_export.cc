@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstring>
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "absl/strings/match.h"
@@ -116,6 +118,71 @@ absl::StatusOr<nlohmann::ordered_json> PeftConfigFor(const ExpertRecord& record,
   return config;
 }
 
+namespace {
+
+// An export is written into a private folder beside its destination,
+// .<name>.tmp-<pid>-export, and moved into place at the end, so that a
+// killed export leaves no half adapter behind.
+struct StagedFolder {
+  std::string parent, staging;
+};
+
+StagedFolder StagingFor(const std::string& out_dir) {
+  std::filesystem::path out(out_dir);
+  while (!out.has_filename() && out.has_parent_path() && out != out.root_path()) out = out.parent_path();
+  StagedFolder staged;
+  staged.parent = out.has_parent_path() ? out.parent_path().string() : ".";
+  if (staged.parent.empty()) staged.parent = ".";
+  staged.staging = absl::StrCat(staged.parent, "/.", out.filename().string(), ".tmp-", getpid(), "-export");
+  return staged;
+}
+
+// Like mkdir -p: every missing folder on the way.
+absl::Status MakeFolders(const std::string& dir) {
+  for (size_t slash = dir.find('/', 1); ; slash = dir.find('/', slash + 1)) {
+    const std::string prefix = dir.substr(0, slash);
+    if (!prefix.empty() && mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::UnavailableError(absl::StrCat("cannot create folder: ", std::strerror(errno), " (", prefix, ")"));
+    }
+    if (slash == std::string::npos) break;
+  }
+  return absl::OkStatus();
+}
+
+// Removes the staging folders of exports whose process no longer runs.
+void SweepStagingFolders(const std::string& parent) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, error)) {
+    const std::string base = entry.path().filename().string();
+    const size_t tmp = base.rfind(".tmp-");
+    if (base.empty() || base[0] != '.' || tmp == std::string::npos || !absl::EndsWith(base, "-export")) continue;
+    int pid = 0;
+    const std::string rest = base.substr(tmp + 5);
+    if (!absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) || pid <= 0) continue;
+    if (kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove_all(entry.path(), error);
+  }
+}
+
+// One rename of the staging folder when the destination is missing or an
+// empty folder. Into a folder that holds other files, the weights move in
+// first and adapter_config.json last: PEFT and libra read the config first,
+// and a folder without it is not an adapter.
+absl::Status MoveIntoPlace(const StagedFolder& staged, const std::string& out_dir) {
+  if (rename(staged.staging.c_str(), out_dir.c_str()) == 0) return absl::OkStatus();
+  if (errno != ENOTEMPTY && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat("cannot move the adapter into place: ", std::strerror(errno), " (", out_dir, ")"));
+  }
+  for (const char* name : {kPeftWeightsFile, kPeftConfigFile}) {
+    const std::string from = staged.staging + "/" + name, to = out_dir + "/" + name;
+    if (rename(from.c_str(), to.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot move the adapter into place: ", std::strerror(errno), " (", to, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ExportPeftAdapter(const ExpertLibrary& library, absl::string_view expert, const std::string& out_dir) {
   LIBRA_ASSIGN_OR_RETURN(ExpertRecord record, library.Show(expert));
   LIBRA_ASSIGN_OR_RETURN(SafetensorsFile file, library.OpenExpertFile(expert));
@@ -128,33 +195,34 @@ absl::Status ExportPeftAdapter(const ExpertLibrary& library, absl::string_view e
 
   const std::string config_path = out_dir + "/" + kPeftConfigFile;
   const std::string weights_path = out_dir + "/" + kPeftWeightsFile;
-  // Like mkdir -p: every missing folder on the way.
-  for (size_t slash = out_dir.find('/', 1); ; slash = out_dir.find('/', slash + 1)) {
-    const std::string prefix = out_dir.substr(0, slash);
-    if (!prefix.empty() && mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::UnavailableError(absl::StrCat("cannot create folder: ", std::strerror(errno), " (", prefix, ")"));
-    }
-    if (slash == std::string::npos) break;
-  }
   struct stat info;
   for (const std::string& path : {config_path, weights_path}) {
     if (stat(path.c_str(), &info) == 0) {
       return absl::AlreadyExistsError(absl::StrCat("an adapter is already there; choose another folder (", path, ")"));
     }
   }
-  SafetensorsWriter writer;
-  writer.SetMetadata("format", "pt");
-  for (const TensorInfo& tensor : file.tensors()) {
-    LIBRA_ASSIGN_OR_RETURN(Tensor values, file.ReadFloat(tensor.name));
-    LIBRA_RETURN_IF_ERROR(writer.Add(kPeftKeyPrefix + tensor.name, values, tensor.dtype));
+  const StagedFolder staged = StagingFor(out_dir);
+  LIBRA_RETURN_IF_ERROR(MakeFolders(staged.parent));
+  SweepStagingFolders(staged.parent);
+  if (mkdir(staged.staging.c_str(), 0755) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create folder: ", std::strerror(errno), " (", staged.staging, ")"));
   }
-  LIBRA_RETURN_IF_ERROR(writer.WriteAtomically(weights_path));
-  absl::Status status = WriteFileAtomically(config_path, config.dump(2) + "\n");
-  if (!status.ok()) {
-    unlink(weights_path.c_str());
-    return status;
-  }
-  return absl::OkStatus();
+  absl::Status status = [&]() -> absl::Status {
+    SafetensorsWriter writer;
+    writer.SetMetadata("format", "pt");
+    for (const TensorInfo& tensor : file.tensors()) {
+      LIBRA_ASSIGN_OR_RETURN(Tensor values, file.ReadFloat(tensor.name));
+      LIBRA_RETURN_IF_ERROR(writer.Add(kPeftKeyPrefix + tensor.name, values, tensor.dtype));
+    }
+    LIBRA_RETURN_IF_ERROR(writer.WriteAtomically(staged.staging + "/" + kPeftWeightsFile));
+    LIBRA_RETURN_IF_ERROR(
+        WriteFileAtomically(staged.staging + "/" + kPeftConfigFile, config.dump(2) + "\n"));
+    return MoveIntoPlace(staged, out_dir);
+  }();
+  std::error_code ignored;
+  std::filesystem::remove_all(staged.staging, ignored);
+  return status;
 }
 
 }  // namespace libra

@@ -1,7 +1,9 @@
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -181,6 +183,53 @@ TEST(PeftImportTest, RejectsForeignTensorsAndPickles) {
   adapter = ReadPeftAdapter(root + "/b");
   EXPECT_NE(adapter.status().message().find("adapter_model.bin (a pickle) is not read"), std::string::npos);
   EXPECT_EQ(ReadPeftAdapter(root + "/none").status().code(), absl::StatusCode::kNotFound);
+}
+
+// An export is staged beside its destination and moved into place whole:
+// into a new folder, an existing empty one, or one holding other files (the
+// same bytes each time); nothing is left beside it, and the staging folder
+// of an export whose process died is swept by the next export, while a
+// live process's is kept.
+TEST(PeftExportTest, MovesAStagedAdapterIntoPlaceAndSweepsDeadStagings) {
+  const std::string root = NewTempDir("export_staged");
+  absl::StatusOr<ExpertLibrary> library = ExpertLibrary::Create(root + "/lib", "l", "b");
+  ASSERT_TRUE(library.ok());
+  ASSERT_TRUE(library->AddWeights([] {
+    ExpertRecord r;
+    r.name = "l";
+    return r;
+  }(), testing::SmallLora(3)).ok());
+  ASSERT_EQ(mkdir((root + "/out").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((root + "/out/empty").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((root + "/out/busy").c_str(), 0755), 0);
+  std::ofstream(root + "/out/busy/README") << "mine";
+  // A dead export's staging folder (pid 2^22 + 1 is above Linux's pid_max)
+  // and a live one's (this process's parent).
+  const std::string dead = root + "/out/.x.tmp-4194305-export";
+  const std::string live = root + "/out/.y.tmp-" + std::to_string(getppid()) + "-export";
+  ASSERT_EQ(mkdir(dead.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(live.c_str(), 0755), 0);
+
+  ASSERT_TRUE(ExportPeftAdapter(*library, "l", root + "/out/new/").ok());
+  ASSERT_TRUE(ExportPeftAdapter(*library, "l", root + "/out/empty").ok());
+  ASSERT_TRUE(ExportPeftAdapter(*library, "l", root + "/out/busy").ok());
+  const std::string weights = Slurp(root + "/out/new/adapter_model.safetensors");
+  const std::string config = Slurp(root + "/out/new/adapter_config.json");
+  EXPECT_FALSE(weights.empty());
+  for (const char* dir : {"empty", "busy"}) {
+    EXPECT_EQ(Slurp(root + "/out/" + dir + "/adapter_model.safetensors"), weights) << dir;
+    EXPECT_EQ(Slurp(root + "/out/" + dir + "/adapter_config.json"), config) << dir;
+  }
+  EXPECT_EQ(Slurp(root + "/out/busy/README"), "mine");
+  struct stat info;
+  EXPECT_NE(stat(dead.c_str(), &info), 0) << "a dead export's staging folder is swept";
+  EXPECT_EQ(stat(live.c_str(), &info), 0) << "a running export's staging folder is kept";
+  int entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(root + "/out")) {
+    (void)entry;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 4);  // new, empty, busy and the live staging folder
 }
 
 TEST(PeftExportTest, RefusesNonLoraAndExistingAdapters) {
