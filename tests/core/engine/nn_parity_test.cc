@@ -41,7 +41,9 @@ void CheckParity(bool tied, const std::string& name) {
   SafetensorsWriter writer;
   ASSERT_TRUE(writer.Add("model.embed_tokens.weight", Random({260, 64}, rng, 1.0f)).ok());
   ASSERT_TRUE(writer.Add("model.norm.weight", Random({64}, rng, 0.1f, 1.0f)).ok());
-  if (!tied) ASSERT_TRUE(writer.Add("lm_head.weight", Random({260, 64}, rng, 0.2f)).ok());
+  if (!tied) {
+    ASSERT_TRUE(writer.Add("lm_head.weight", Random({260, 64}, rng, 0.2f)).ok());
+  }
   for (int l = 0; l < 2; ++l) {
     const std::string prefix = absl::StrCat("model.layers.", l, ".");
     ASSERT_TRUE(writer.Add(prefix + "input_layernorm.weight", Random({64}, rng, 0.1f, 1.0f)).ok());
