@@ -285,8 +285,8 @@ absl::StatusOr<json> Reproduce(const PaperSpec& spec, const ReproduceOptions& op
 
 namespace {
 
-// Trained models depend on OpenBLAS's and ATen's kernels, which each pick
-// by CPU (OpenBLAS as it loads, before main). A run started outside
+// Trained models depend on OpenBLAS's, ATen's and oneDNN's kernels, each
+// picked by CPU (OpenBLAS's as it loads, before main). A run started outside
 // tools/env.sh (`bazel run`, a shell) executes itself again with the kernel
 // sets the claims tests and ./run use, so that its numbers are the recorded
 // ones on any x86-64-v3 machine. An explicit other choice is kept, with a

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -144,13 +145,22 @@ absl::StatusOr<Stream> OpenStream(const RunContext& ctx) {
   return s;
 }
 
-// Row i of a learner's matrix: the model as it is now, on every family.
-absl::Status ScoreRow(Stream& s, const std::vector<int>& order, int i, cl::AccuracyMatrix& m) {
+// Row i of a learner's matrix: the model as it is now, on every family;
+// `after_family(j)`, if set, runs once family j is scored.
+absl::Status ScoreRow(Stream& s, const std::vector<int>& order, int i, cl::AccuracyMatrix& m,
+                      const std::function<void(int j)>& after_family = nullptr) {
   for (size_t j = 0; j < order.size(); ++j) {
     LIBRA_ASSIGN_OR_RETURN(double accuracy, MeanAccuracy(*s.lab, s.families[order[j]].held_in));
     m.Set(i, static_cast<int>(j), accuracy);
+    if (after_family) after_family(static_cast<int>(j));
   }
   return absl::OkStatus();
+}
+
+double Mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? 0.0 : sum / v.size();
 }
 
 std::vector<double> FlattenLora(const Expert& expert) {
@@ -200,9 +210,7 @@ double RoutedToExpert(const nn::RoutingRecorder& recorder, int64_t expert) {
     const torch::Tensor w = recorder.Weights(m);
     if (w.size(0) > 0) shares.push_back(nn::TopExpertShare(w, {expert}));
   }
-  double sum = 0;
-  for (double x : shares) sum += x;
-  return shares.empty() ? 0.0 : sum / shares.size();
+  return Mean(shares);
 }
 
 // The library so far, routed by Arrow, on every family; after the last
@@ -217,15 +225,10 @@ absl::Status ScoreLibrary(Stream& s, const std::vector<Expert>& library,
   recorder->enabled = last;
   LIBRA_RETURN_IF_ERROR(
       nn::AttachArrow(s.lab->model(), library, options, nn::MixingMode::kOutput, recorder).status());
-  absl::Status scored = absl::OkStatus();
-  for (size_t j = 0; j < order.size() && scored.ok(); ++j) {
+  absl::Status scored = ScoreRow(s, order, i, run.matrix, [&](int j) {
+    if (last) run.routed_to_own.push_back(RoutedToExpert(*recorder, j));
     recorder->Clear();
-    absl::StatusOr<double> accuracy = MeanAccuracy(*s.lab, s.families[order[j]].held_in);
-    scored = accuracy.status();
-    if (!scored.ok()) break;
-    run.matrix.Set(i, static_cast<int>(j), *accuracy);
-    if (last) run.routed_to_own.push_back(RoutedToExpert(*recorder, static_cast<int64_t>(j)));
-  }
+  });
   if (scored.ok() && last) {
     recorder->enabled = false;
     absl::StatusOr<double> held_out = MeanAccuracy(*s.lab, s.held_out);
@@ -258,12 +261,6 @@ absl::StatusOr<LearnerRun> GrowLibrary(Stream& s, const std::vector<int>& order,
     LIBRA_RETURN_IF_ERROR(ScoreLibrary(s, library, order, static_cast<int>(i), run));
   }
   return run;
-}
-
-double Mean(const std::vector<double>& v) {
-  double sum = 0;
-  for (double x : v) sum += x;
-  return v.empty() ? 0.0 : sum / v.size();
 }
 
 // A learner's measurements of one seed as stream/<learner>/... metrics.
