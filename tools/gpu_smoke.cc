@@ -4,6 +4,7 @@
 // CUDA step time (float32, then bf16 matmuls).
 //
 //   gpu_smoke [--device cuda] [--steps 20]
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cmath>

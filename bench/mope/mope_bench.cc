@@ -9,6 +9,7 @@
 // relative to LoRA rank 4 measured in the same process.
 //
 //   mope_bench [--threads 2] [--steps 10]
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -11,6 +11,7 @@
 //   arrow_param: the same with parameter mixing
 // Workloads: prefill (batch 4 x 128 tokens, one forward) and decode (batch 1,
 // 16-token prompt then 64 tokens one at a time with the KV cache).
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -8,6 +8,7 @@
 // run.sh runs the same adapters in Python torch (torch_sparse.py).
 //
 //   sparse_train_bench [--threads 2] [--steps 10] [--only sparse5]
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

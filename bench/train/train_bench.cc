@@ -4,6 +4,7 @@
 // run.sh runs the same model in Python torch (torch_train.py) for the ratio.
 //
 //   train_bench [--threads 2] [--steps 20]
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -28,6 +28,7 @@
 // model.safetensors}, <out>/demo/library/ (an expert library with the
 // seed-1 private experts and their Arrow prototypes), <out>/demo/bundle.json
 // (tasks and test examples) and <out>/demo/results.json (a link to the run's).
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -1,5 +1,16 @@
 """Bazel macros for paper packages."""
 
+# The environment of a build action that trains a model (the testbed and
+# arithmetic base genrules): the recorded kernels (papers/common/reproduce.h,
+# kRecordedKernels; tests/papers/all_test checks this line), one OpenBLAS
+# thread, and OpenMP threads that sleep while they wait. Spinning waiters
+# made a pretraining that shares the machine with one compile action three
+# times slower; sleeping ones keep it within a few percent of running alone,
+# so the base trains beside the build instead of before it. The wait policy
+# changes no bit: the work each thread does is the same.
+TRAINING_ACTION_ENV = ("OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 " +
+                       "ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive ")
+
 def paper_claims_test(name = "claims_test", reproduce = ":reproduce",
                       expectations = "expectations.json", args = [], data = [],
                       size = "large", **kwargs):

@@ -19,6 +19,7 @@
 // Experiment 2, a library of modules against one monolithic adapter on the
 // testbed's task families as a continual stream (testbed_stream.h): F4's
 // testbed half and F5.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <chrono>
 #include <map>
 #include <random>

@@ -1,3 +1,4 @@
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "papers/independent_mechanisms/testbed_stream.h"
 
 #include <chrono>

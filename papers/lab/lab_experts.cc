@@ -1,3 +1,4 @@
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "papers/lab/lab_experts.h"
 
 #include <algorithm>

@@ -6,6 +6,7 @@
 // the paper binaries read it.
 //
 //   pretrain_testbed_base --out DIR [--cache_dir DIR]
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <string>
 
 #include "papers/common/artifact_rule_main.h"

@@ -1,3 +1,4 @@
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "papers/latent_replay/encoders.h"
 
 #include <torch/torch.h>

@@ -15,6 +15,7 @@
 //      (epochs, learning rate) chosen on the first task, as the authors tune.
 //   5. RunDomainIncremental: the digits in four fixed domains, one task each.
 //   6. JudgeClaims E1-E6, tables and plots.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <filesystem>

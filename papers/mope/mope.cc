@@ -19,6 +19,7 @@
 //                against the prior p on training data; KL(q || p) over
 //                training.
 //   score:       teacher-forced token accuracy on each task's test split.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>

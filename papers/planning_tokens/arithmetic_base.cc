@@ -1,3 +1,4 @@
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "papers/planning_tokens/arithmetic_base.h"
 
 #include <chrono>

@@ -9,6 +9,7 @@
 // chain-of-thought fine-tuning and the untyped General tokens are the
 // controls. Stages: OpenSetup (base, data), then per seed InferStepTypes
 // and TrainConditions, then derived metrics, claims and plots.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cmath>

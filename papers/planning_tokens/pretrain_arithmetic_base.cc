@@ -4,6 +4,7 @@
 // pretrained only when the cache lacks it (artifact_rule_main.h).
 //
 //   pretrain_arithmetic_base --out DIR [--cache_dir DIR]
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <string>
 
 #include "papers/common/artifact_rule_main.h"

@@ -20,6 +20,7 @@
 // Run: OpenSetup, ChooseLearningRates, TrainExperts, ScoreBase, then per
 // seed ScoreSingleTasks, ScoreMerges and MeasureMasks; then the tables, the
 // setup, the claims and the plots.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cstdint>

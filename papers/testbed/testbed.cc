@@ -19,6 +19,7 @@
 // Run: OpenSetup, TrainExperts, ScoreBase, CollectProbeFeatures, then per
 // seed RecordBase, ScoreOwnTasks, ScoreHeldOutMerges and FitProbes; then the
 // timings, the setup, the claims and the plots.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cstdint>

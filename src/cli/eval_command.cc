@@ -6,6 +6,7 @@
 //   libra eval --base models/tiny --data test.jsonl --expert_file a.safetensors,b.safetensors
 //     --mixing parameter --weights 0.3,0.7 --json  (one line)
 //   libra eval --base models/tiny --data test.jsonl --library lib --all --router arrow --top_k 4
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <cstdio>
 #include <string>
 #include <vector>

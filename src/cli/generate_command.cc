@@ -4,6 +4,7 @@
 //
 //   libra generate --base models/tiny --expert_file experts/sort.safetensors "Sort: 3 1 2"
 //   libra generate --base models/tiny --library lib --all --router arrow --show_routing "Sort: 3 1 2"
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <cstdio>
 #include <string>

@@ -1,3 +1,4 @@
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/cli/model_session.h"
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/nn/checkpoint.h"
 
 #include <sys/stat.h>

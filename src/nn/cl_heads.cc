@@ -1,3 +1,4 @@
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/nn/cl_heads.h"
 
 #include "absl/strings/str_cat.h"

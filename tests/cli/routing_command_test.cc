@@ -2,6 +2,7 @@
 // Arrow routing, against the in-process Arrow condition the papers use
 // (nn::AttachArrow on the same model and expert files, prototypes computed
 // there), and --show_routing against that condition's routing recorder.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <gtest/gtest.h>
 
 #include <cstdlib>

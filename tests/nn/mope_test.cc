@@ -3,6 +3,7 @@
 // against a loop over tokens, the KL term against the direct formula,
 // gradients into router, LayerNorm and experts, cached-route generation
 // against recomputation, the save/load round trip and bad input.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/nn/mope.h"
 
 #include <gtest/gtest.h>

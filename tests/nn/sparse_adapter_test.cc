@@ -3,6 +3,7 @@
 // forward/backward of a dense masked delta, nnz-sized parameters and AdamW
 // state, mask recomputation during the first epoch, and lossless round trips
 // through expert and library files.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/nn/sparse_adapter.h"
 
 #include <gtest/gtest.h>

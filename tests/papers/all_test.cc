@@ -96,17 +96,24 @@ TEST(PapersAll, PaperRunsUseTheRecordedKernels) {
   EXPECT_EQ(KernelsOf(tmp + "/other/results.json"), expected);
 }
 
-// tools/env.sh (./run, ./test, a developer's shell) and .bazelrc (every test)
+// tools/env.sh (./run, ./test, a developer's shell), .bazelrc (every test)
+// and the training build actions (papers/common/defs.bzl: the base genrules)
 // pin the same kernel sets as the paper runs.
 TEST(PapersAll, EnvironmentFilesPinTheRecordedKernels) {
   auto env_sh = libra::ReadFile(libra::papers::RunfilePath("tools/env.sh"));
   ASSERT_TRUE(env_sh.ok()) << env_sh.status();
   auto bazelrc = libra::ReadFile(libra::papers::RunfilePath(".bazelrc"));
   ASSERT_TRUE(bazelrc.ok()) << bazelrc.status();
+  auto defs = libra::ReadFile(libra::papers::RunfilePath("papers/common/defs.bzl"));
+  ASSERT_TRUE(defs.ok()) << defs.status();
+  const size_t start = defs->find("TRAINING_ACTION_ENV = (");
+  ASSERT_NE(start, std::string::npos);
+  const std::string training_env = defs->substr(start, defs->find(")", start) - start);
   for (const auto& pin : libra::papers::kRecordedKernels) {
-    const std::string assignment = std::string(pin.variable) + "=" + pin.value + "\n";
-    EXPECT_THAT(*env_sh, HasSubstr("export " + assignment));
-    EXPECT_THAT(*bazelrc, HasSubstr("test --test_env=" + assignment));
+    const std::string assignment = std::string(pin.variable) + "=" + pin.value;
+    EXPECT_THAT(*env_sh, HasSubstr("export " + assignment + "\n"));
+    EXPECT_THAT(*bazelrc, HasSubstr("test --test_env=" + assignment + "\n"));
+    EXPECT_THAT(training_env, HasSubstr(assignment + " "));
   }
 }
 

@@ -1,5 +1,6 @@
 // The torch-free engine against the LibTorch model of src/nn on the same
 // HF checkpoint: logits to 1e-4 (tied and untied embeddings, GQA).
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <cmath>
 #include <cstdlib>
 #include <random>

@@ -3,6 +3,7 @@
 // chain, must emit the step's type token as one added id right after the
 // prompt's prefix token, and SolveGreedily must decode the whole plan,
 // extract the answer behind the planning tokens and judge it.
+#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <string>
 #include <vector>
 
