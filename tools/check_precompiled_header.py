@@ -8,7 +8,8 @@ unit must have
 
     #include "third_party/system/torch_pch.hpp"
 
-as its first #include, before anything but comments and blank lines; GCC
+as its first #include, before anything but comments and blank lines
+(except units built with c10d's defines: see DISTRIBUTED below); GCC
 uses a precompiled header only there, and a unit without it parses LibTorch's
 headers as text (about twice the compile time). A unit that does not include
 LibTorch must not include the header (it would parse LibTorch for nothing).
@@ -27,6 +28,11 @@ PCH = "third_party/system/torch_pch.hpp"
 SOURCE_DIRS = ("src", "papers", "tests", "bench", "tools", "wasm", "web")
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 LIBTORCH = ("torch/", "ATen/", "c10/")
+# Units that include this header depend on //third_party/system:torch_distributed,
+# whose defines (USE_DISTRIBUTED, ...) change LibTorch's headers: the
+# precompiled header does not fit them (GCC says so under -Winvalid-pch), so
+# they parse LibTorch as text and must not include it.
+DISTRIBUTED = "src/nn/distributed.h"
 
 
 def read_sources(root):
@@ -75,7 +81,13 @@ def main():
     failures, units = [], 0
     for path in sorted(p for p in files if p.endswith(".cc")):
         starts_with_pch = first_code_line(files[path]).startswith('#include "%s"' % PCH)
-        if includes_libtorch(path, files, memo):
+        distributed = path == DISTRIBUTED.replace(".h", ".cc") or re.search(
+            r'#\s*include\s*"%s"' % re.escape(DISTRIBUTED), files[path])
+        if distributed:
+            if PCH in files[path]:
+                failures.append("%s: built with c10d's defines, which the precompiled header "
+                                "does not fit; include LibTorch directly" % path)
+        elif includes_libtorch(path, files, memo):
             units += 1
             if not starts_with_pch:
                 failures.append("%s: includes LibTorch; its first line of code must be "

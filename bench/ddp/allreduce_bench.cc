@@ -4,7 +4,6 @@
 // all-reduce of the same bytes and a memcpy of them.
 //
 //   bazel run //bench/ddp:allreduce_bench -- [ITERATIONS]   # prints one JSON line
-#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -14,7 +14,6 @@
 // Writes <out>.ckpt.safetensors (resumable state) every --checkpoint_every
 // steps and <out>.metrics.jsonl (one JSON line per logged step). A NaN loss
 // stops with exit 1 and keeps the last good checkpoint.
-#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <cstdio>
 #include <map>
 #include <string>

@@ -1,4 +1,3 @@
-#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/nn/distributed.h"
 
 #include <ATen/ATen.h>

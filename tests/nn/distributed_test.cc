@@ -5,7 +5,6 @@
 // DistributedWorker tests, which skip unless WORLD_SIZE is set. Workers save
 // their weights; the launching test compares them with a single-process run
 // it computes itself. The FileStore test runs two ranks as two threads.
-#include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/nn/distributed.h"
 
 #include <stdlib.h>
