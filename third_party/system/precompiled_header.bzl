@@ -2,7 +2,7 @@
 
 GCC reads `X.hpp.gch` instead of parsing `X.hpp` when a translation unit's
 first include is `X.hpp` and the `.gch` was compiled with the same options.
-`<torch/torch.h>` takes about 15 seconds to parse and some sixty translation
+`<torch/torch.h>` takes about 15 seconds to parse and some fifty translation
 units include it, so its parse is most of a cold build's compile time; from
 the precompiled header each of them compiles in about half the time, to the
 same object code (the compiler's state after the header is restored, not
