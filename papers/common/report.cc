@@ -201,19 +201,15 @@ std::string RenderPaperReport(const json& doc) {
 }
 
 std::string RenderTimeSummary(const std::vector<PaperEntry>& papers) {
-  std::vector<std::string> stages;
-  for (const PaperEntry& p : papers) {
-    if (p.doc.is_null()) continue;
-    for (const json& st : p.doc.value("stage_times", json::array())) {
-      const std::string name = st.value("stage", "?");
-      if (std::find(stages.begin(), stages.end(), name) == stages.end()) stages.push_back(name);
-    }
-  }
+  // The stages every lab paper has get a column each; a paper's own stages
+  // share one cell, so the table keeps its width as papers are added.
+  const std::vector<std::string> common = {"base model (pretrained)", "base model (reused)",
+                                           "expert training", "evaluation and the rest"};
   std::vector<std::string> columns = {"paper"};
-  columns.insert(columns.end(), stages.begin(), stages.end());
-  columns.push_back("wall time");
+  columns.insert(columns.end(), common.begin(), common.end());
+  columns.insert(columns.end(), {"other stages", "wall time"});
   std::string out = Header(columns);
-  std::vector<double> totals(stages.size() + 1, 0.0);
+  std::vector<double> totals(common.size() + 2, 0.0);  // common, other, wall
   for (const PaperEntry& p : papers) {
     std::vector<std::string> row = {p.paper};
     if (p.doc.is_null()) {
@@ -221,14 +217,26 @@ std::string RenderTimeSummary(const std::vector<PaperEntry>& papers) {
       out += Row(row);
       continue;
     }
-    for (size_t i = 0; i < stages.size(); ++i) {
-      double seconds = -1;
-      for (const json& st : p.doc.value("stage_times", json::array())) {
-        if (st.value("stage", "") == stages[i]) seconds = st.value("seconds", 0.0);
+    std::vector<double> seconds(common.size(), -1);
+    std::vector<std::string> other;
+    double other_seconds = 0;
+    for (const json& st : p.doc.value("stage_times", json::array())) {
+      const std::string name = st.value("stage", "?");
+      const double s = st.value("seconds", 0.0);
+      const auto it = std::find(common.begin(), common.end(), name);
+      if (it != common.end()) {
+        seconds[it - common.begin()] = std::max(0.0, seconds[it - common.begin()]) + s;
+      } else {
+        other.push_back(absl::StrFormat("%s %.0f s", name, s));
+        other_seconds += s;
       }
-      row.push_back(seconds < 0 ? "" : absl::StrFormat("%.0f s", seconds));
-      if (seconds > 0) totals[i] += seconds;
     }
+    for (size_t i = 0; i < common.size(); ++i) {
+      row.push_back(seconds[i] < 0 ? "" : absl::StrFormat("%.0f s", seconds[i]));
+      totals[i] += std::max(0.0, seconds[i]);
+    }
+    row.push_back(absl::StrJoin(other, ", "));
+    totals[common.size()] += other_seconds;
     const double wall = p.doc.value("wall_time_s", 0.0);
     totals.back() += wall;
     row.push_back(absl::StrFormat("%.0f s", wall));

@@ -33,9 +33,10 @@ struct PaperEntry {
 
 // results/REPORT.md: a summary row per paper, then each paper's claims table.
 std::string RenderCombinedReport(const std::vector<PaperEntry>& papers);
-// Where each paper's time went (results.json "stage_times": base model,
-// expert training, evaluation and the rest), one row per paper and a total:
-// what `./run` prints at its end.
+// Where each paper's time went (results.json "stage_times"), one row per
+// paper and a total: the common stages (base model pretrained or reused,
+// expert training, evaluation and the rest) in a column each, the paper's
+// own stages in one cell. What `./run` prints at its end.
 std::string RenderTimeSummary(const std::vector<PaperEntry>& papers);
 
 }  // namespace libra::papers

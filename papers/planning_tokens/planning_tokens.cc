@@ -91,8 +91,12 @@ struct Setup {
   std::vector<int> true_operators;             // per train step, flattened
 };
 
-absl::StatusOr<std::string> OpenBase(const RunContext& ctx, const ArithmeticBaseConfig& config) {
-  if (ctx.options.base_model.empty()) return CachedArithmeticBase(*ctx.cache, config);
+// The base's folder; `reused` tells whether it was there already (a given
+// --base_model always is).
+absl::StatusOr<std::string> OpenBase(const RunContext& ctx, const ArithmeticBaseConfig& config,
+                                     bool* reused) {
+  *reused = true;
+  if (ctx.options.base_model.empty()) return CachedArithmeticBase(*ctx.cache, config, reused);
   const std::string dir = ctx.options.base_model;
   LIBRA_ASSIGN_OR_RETURN(std::string key, ReadFile(dir + "/base_key.json"));
   if (nlohmann::json::parse(key, nullptr, false) != ArithmeticBaseDefinition(config)) {
@@ -123,7 +127,11 @@ absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
         "(--scale full with GSM8K and a tokenizer.json checkpoint is not yet)");
   }
   Setup s;
-  LIBRA_ASSIGN_OR_RETURN(s.base_dir, OpenBase(ctx, s.base_config));
+  const auto base_start = std::chrono::steady_clock::now();
+  bool reused = true;
+  LIBRA_ASSIGN_OR_RETURN(s.base_dir, OpenBase(ctx, s.base_config, &reused));
+  results.AddStageTime(reused ? "base model (reused)" : "base model (pretrained)",
+                       SecondsSince(base_start));
   const auto options = ChainOptions(s.base_config, kDataSeed, kMinSteps, kMaxSteps);
   s.train = data::synthetic::ArithmeticChains(options, "train", kTrainExamples);
   s.dev = data::synthetic::ArithmeticChains(options, "validation", kDevExamples);
@@ -345,7 +353,8 @@ absl::Status TrainConditions(const Setup& s, int seed, Results& results) {
       results.AddNote(absl::StrCat("A ", c.label, " solution (seed 1, last test problem): `",
                                    absl::StrReplaceAll(scores.sample, {{"\n", "⏎"}}), "`"));
     }
-    results.AddStageTime(absl::StrCat(c.id, " seed ", seed), SecondsSince(start));
+    // One stage per condition; the seeds add up.
+    results.AddStageTime(absl::StrCat(c.label, " training"), SecondsSince(start));
   }
   results.AddValue("added_fraction", seed, added_fraction);
   return absl::OkStatus();

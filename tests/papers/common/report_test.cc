@@ -87,6 +87,8 @@ TEST(Report, TimeSummaryShowsEachPapersStagesAndTotals) {
   a.AddStageTime("base model (pretrained)", 300);
   a.AddStageTime("expert training", 100);
   a.AddStageTime("expert training", 20);  // a second round adds up
+  a.AddStageTime("probe", 30);            // a paper's own stage
+  a.AddStageTime("encode", 4.4);
   RunInfo run;
   run.wall_time_s = 500;
   a.SetRun(run);
@@ -98,11 +100,16 @@ TEST(Report, TimeSummaryShowsEachPapersStagesAndTotals) {
                                     {"b", "b/REPORT.md", *b.ToJson(), ""},
                                     {"c", "c/REPORT.md", nullptr, "exit status 1"}};
   const std::string md = RenderTimeSummary(papers);
-  EXPECT_THAT(md, HasSubstr("| paper | base model (pretrained) | expert training | base model (reused) | wall time |"));
-  EXPECT_THAT(md, HasSubstr("| a | 300 s | 120 s |  | 500 s |"));
-  EXPECT_THAT(md, HasSubstr("| b |  |  | 1 s | 50 s |"));
-  EXPECT_THAT(md, HasSubstr("| c | — | — | — | — |"));
-  EXPECT_THAT(md, HasSubstr("| **all papers** | **300 s** | **120 s** | **1 s** | **550 s** |"));
+  // The common stages have fixed columns, present or not; a paper's own
+  // stages share one cell.
+  EXPECT_THAT(md, HasSubstr("| paper | base model (pretrained) | base model (reused) | "
+                            "expert training | evaluation and the rest | other stages | "
+                            "wall time |"));
+  EXPECT_THAT(md, HasSubstr("| a | 300 s |  | 120 s |  | probe 30 s, encode 4 s | 500 s |"));
+  EXPECT_THAT(md, HasSubstr("| b |  | 1 s |  |  |  | 50 s |"));
+  EXPECT_THAT(md, HasSubstr("| c | — | — | — | — | — | — |"));
+  EXPECT_THAT(md, HasSubstr("| **all papers** | **300 s** | **1 s** | **120 s** | **0 s** | "
+                            "**34 s** | **550 s** |"));
   EXPECT_THAT(RenderCombinedReport(papers), HasSubstr("## Where the time went"));
 }
 
