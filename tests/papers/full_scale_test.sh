@@ -74,30 +74,6 @@ if diff:
 EOF2
 echo "ok: worker processes reproduce the one-process run exactly"
 
-# Claims tests share the machine with each other and with the build
-# (papers/common/defs.bzl): two such runs side by side must compute the
-# numbers each computes alone.
-side_pids=()
-for copy in 1 2; do
-  papers/sparse_adapters/reproduce --scale full --base_model "$FIXTURE/llama/base" \
-      --data "$FIXTURE/llama/data" --seeds 2 --threads 2 --no_plots --out "$OUT/side_$copy" \
-      --cache_dir "$TEST_TMPDIR/cache_side_$copy" > "$OUT.side_$copy.log" 2>&1 &
-  side_pids+=($!)
-done
-wait "${side_pids[0]}" || { cat "$OUT.side_1.log"; fail "the first of two side-by-side runs exited non-zero"; }
-wait "${side_pids[1]}" || { cat "$OUT.side_2.log"; fail "the second of two side-by-side runs exited non-zero"; }
-/usr/bin/python3 - "$OUT/sparse_workers/results.json" "$OUT/side_1/results.json" \
-    "$OUT/side_2/results.json" <<'EOF2'
-import json, sys
-alone = json.load(open(sys.argv[1]))["metrics"]
-for path in sys.argv[2:]:
-    side = json.load(open(path))["metrics"]
-    diff = [k for k in alone if k not in side or alone[k]["values"] != side[k]["values"]]
-    if diff or alone.keys() != side.keys():
-        sys.exit("FAIL side by side: %s differs from the run alone, e.g. %s" % (path, diff[:3]))
-EOF2
-echo "ok: two runs side by side compute the numbers of one run alone"
-
 # --claims_only (the claims test's run): the experts and merges the claims
 # read, each value equal to the full run's; the workers list the same jobs.
 papers/sparse_adapters/reproduce --scale full --base_model "$FIXTURE/llama/base" \
