@@ -30,6 +30,10 @@ class AdapterImpl : public torch::nn::Module {
   virtual torch::Tensor DeltaWeight() = 0;
   // "lora", "full", "mixture", ...
   virtual std::string kind() const = 0;
+  // True when each output row depends only on its own input row and the
+  // weights, so Forward may be given any subset of a batch's rows
+  // (CausalLMImpl::HiddenAt); false for kinds that route per sequence.
+  virtual bool RowWise() const { return false; }
 };
 
 }  // namespace libra::nn

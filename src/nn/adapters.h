@@ -50,6 +50,7 @@ class LoraAdapterImpl : public AdapterImpl {
                         const torch::Tensor& bias) override;
   torch::Tensor DeltaWeight() override;
   std::string kind() const override { return "lora"; }
+  bool RowWise() const override { return true; }
 
   LoraOptions options;
   double scale;
@@ -64,6 +65,7 @@ class FullAdapterImpl : public AdapterImpl {
                         const torch::Tensor& bias) override;
   torch::Tensor DeltaWeight() override { return delta; }
   std::string kind() const override { return "full"; }
+  bool RowWise() const override { return true; }
 
   torch::Tensor delta;  // [out, in]
 };

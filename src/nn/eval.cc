@@ -85,26 +85,37 @@ TargetAccuracy TargetTokenAccuracy(CausalLMImpl& model, const std::vector<Tokeni
       layout.prompt_lengths.push_back(std::min<int64_t>(examples[i].target_start, n));
       layout.lengths.push_back(n);
     }
+    // The rows that predict a target token: position k predicts token k + 1.
+    std::vector<int64_t> positions, expected;
+    for (size_t i = begin; i < end; ++i) {
+      const TokenizedExample& ex = examples[i];
+      const int64_t first = std::max<int64_t>(ex.target_start, 1) - 1;
+      const int64_t last = static_cast<int64_t>(ex.ids.size()) - 2;
+      for (int64_t k = first; k <= last; ++k) {
+        positions.push_back(static_cast<int64_t>(i - begin) * length + k);
+        expected.push_back(ex.ids[k + 1]);
+      }
+    }
+    if (positions.empty()) continue;
     torch::Tensor input = torch::tensor(ids, torch::kInt64).view({rows, length}).to(device);
     torch::Tensor predicted;
     {
       ScopedBatchLayout scoped(model, layout);
-      predicted = model.forward(input).argmax(-1).to(torch::kCPU).contiguous();
+      const torch::Tensor at = torch::tensor(positions, torch::kInt64).to(device);
+      predicted = model.Head(model.HiddenAt(input, at)).argmax(-1).to(torch::kCPU).contiguous();
     }
     const int64_t* p = predicted.data_ptr<int64_t>();
+    size_t next = 0;
     for (size_t i = begin; i < end; ++i) {
       const TokenizedExample& ex = examples[i];
-      const int64_t row = static_cast<int64_t>(i - begin) * length;
-      // Position k predicts token k + 1.
       const int64_t first = std::max<int64_t>(ex.target_start, 1) - 1;
       const int64_t last = static_cast<int64_t>(ex.ids.size()) - 2;
       if (first > last) continue;
-      for (int64_t k = first; k <= last; ++k) {
-        correct += p[row + k] == ex.ids[k + 1];
-        ++total;
-      }
-      first_correct += p[row + first] == ex.ids[first + 1];
-      end_correct += p[row + last] == ex.ids[last + 1];
+      const size_t begin_row = next;
+      for (int64_t k = first; k <= last; ++k, ++next) correct += p[next] == expected[next];
+      total += last - first + 1;
+      first_correct += p[begin_row] == expected[begin_row];
+      end_correct += p[next - 1] == expected[next - 1];
       ++answers;
     }
   }

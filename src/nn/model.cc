@@ -1,7 +1,11 @@
 #include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include "src/nn/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
 
 namespace libra::nn {
 namespace F = torch::nn::functional;
@@ -126,6 +130,65 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   return o_proj->forward(out);
 }
 
+QueryRows::QueryRows(const torch::Tensor& rows_in, int64_t batch_in, int64_t seq_in)
+    : rows(rows_in), batch(batch_in), seq(seq_in) {
+  const torch::Tensor cpu_rows = rows_in.to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t n = cpu_rows.numel();
+  const int64_t* r = cpu_rows.data_ptr<int64_t>();
+  std::vector<int64_t> count(batch, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    TORCH_CHECK(r[i] >= 0 && r[i] < batch * seq, "row ", r[i], " outside a batch of ", batch, " x ", seq);
+    ++count[r[i] / seq];
+  }
+  slots = std::max<int64_t>(1, *std::max_element(count.begin(), count.end()));
+  std::vector<int64_t> slot_rows(batch * slots), positions(batch * slots, 0), slot_of(n);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t t = 0; t < slots; ++t) slot_rows[b * slots + t] = b * seq;
+  }
+  std::fill(count.begin(), count.end(), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t b = r[i] / seq, slot = b * slots + count[b]++;
+    slot_rows[slot] = r[i];
+    positions[slot] = r[i] % seq;
+    slot_of[i] = slot;
+  }
+  const torch::Device device = rows_in.device();
+  this->slot_rows = torch::tensor(slot_rows, torch::kInt64).to(device);
+  this->positions = torch::tensor(positions, torch::kInt64).view({batch, slots}).to(device);
+  this->slot_of = torch::tensor(slot_of, torch::kInt64).to(device);
+}
+
+torch::Tensor AttentionImpl::ForwardAt(const torch::Tensor& x, const torch::Tensor& cos,
+                                       const torch::Tensor& sin, const QueryRows& queries) {
+  const int64_t batch = x.size(0), seq = x.size(1), slots = queries.slots;
+  const int64_t heads = config_.num_attention_heads, kv_heads = config_.num_key_value_heads;
+  const int64_t d = config_.head_dim();
+  const torch::Tensor flat = x.reshape({batch * seq, x.size(-1)});
+  // Queries at the slots only: [B, T, hidden] -> [B, heads, T, d].
+  torch::Tensor q = q_proj->forward(flat.index_select(0, queries.slot_rows))
+                        .view({batch, slots, heads, d})
+                        .transpose(1, 2);
+  torch::Tensor k = k_proj->forward(x).view({batch, seq, kv_heads, d}).transpose(1, 2);
+  torch::Tensor v = v_proj->forward(x).view({batch, seq, kv_heads, d}).transpose(1, 2);
+  const torch::Tensor slot_positions = queries.positions.reshape({-1});
+  q = ApplyRotary(q, cos.index_select(0, slot_positions).view({batch, 1, slots, -1}),
+                  sin.index_select(0, slot_positions).view({batch, 1, slots, -1}), config_.rotary_dim());
+  k = ApplyRotary(k, cos, sin, config_.rotary_dim());
+  if (kv_heads != heads) {
+    k = k.repeat_interleave(heads / kv_heads, 1);
+    v = v.repeat_interleave(heads / kv_heads, 1);
+  }
+  // [B, heads, T, S]; the slot at position p sees keys 0..p.
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
+  const torch::Tensor key_positions = torch::arange(seq, queries.positions.options());
+  const torch::Tensor mask = key_positions.view({1, 1, 1, seq}) > queries.positions.view({batch, 1, slots, 1});
+  scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  torch::Tensor out = torch::matmul(torch::softmax(scores, -1), v)
+                          .transpose(1, 2)
+                          .reshape({batch * slots, heads * d});  // [B * T, heads * d]
+  return o_proj->forward(out.index_select(0, queries.slot_of));  // [N, hidden]
+}
+
 MlpImpl::MlpImpl(const ModelConfig& config) : config_(config) {
   const int64_t h = config.hidden_size, m = config.intermediate_size;
   if (config.family == Family::kPhi) {
@@ -170,6 +233,28 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
   return h + mlp->forward(post_attention_layernorm->forward(h));
 }
 
+torch::Tensor DecoderLayerImpl::ForwardAt(const torch::Tensor& x, const torch::Tensor& cos,
+                                          const torch::Tensor& sin, const QueryRows& queries) {
+  const torch::Tensor x_rows = x.reshape({-1, x.size(-1)}).index_select(0, queries.rows);  // [N, hidden]
+  if (config_.family == Family::kPhi) {
+    const torch::Tensor h = input_layernorm->forward(x);
+    const torch::Tensor h_rows = h.reshape({-1, h.size(-1)}).index_select(0, queries.rows);
+    return x_rows + self_attn->ForwardAt(h, cos, sin, queries) + mlp->forward(h_rows);
+  }
+  torch::Tensor h = x_rows + self_attn->ForwardAt(input_layernorm->forward(x), cos, sin, queries);
+  return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+bool DecoderLayerImpl::RowWise() {
+  const std::vector<Linear> selected = {self_attn->q_proj, self_attn->o_proj, mlp->gate_proj,
+                                        mlp->up_proj,      mlp->down_proj,    mlp->fc1,
+                                        mlp->fc2};
+  for (const Linear& linear : selected) {
+    if (linear && linear->adapter() && !linear->adapter()->RowWise()) return false;
+  }
+  return true;
+}
+
 DecoderImpl::DecoderImpl(const ModelConfig& config) : config_(config) {
   embed_tokens = register_module(
       "embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
@@ -185,30 +270,44 @@ DecoderImpl::DecoderImpl(const ModelConfig& config) : config_(config) {
                             .to(torch::kFloat32));
 }
 
-torch::Tensor DecoderImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
-  const int64_t seq = input_ids.size(1);
-  const int64_t offset = cache != nullptr ? cache->length : 0;
+std::pair<torch::Tensor, torch::Tensor> DecoderImpl::Rotary(int64_t offset, int64_t seq,
+                                                           torch::Device device) const {
   torch::Tensor positions =
-      torch::arange(offset, offset + seq, torch::dtype(torch::kFloat32).device(input_ids.device()));
+      torch::arange(offset, offset + seq, torch::dtype(torch::kFloat32).device(device));
   torch::Tensor freqs = torch::outer(positions, inv_freq_);
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  const torch::Tensor cos = emb.cos(), sin = emb.sin();
-  torch::Tensor h;
-  if (added_embed_tokens.defined()) {
-    // Pretrained rows for ids < vocab_size, added rows above.
-    const int64_t base = embed_tokens->weight.size(0);
-    torch::Tensor added = (input_ids >= base).unsqueeze(-1);
-    h = torch::where(added, F::embedding((input_ids - base).clamp_min(0), added_embed_tokens),
-                     embed_tokens->forward(input_ids.clamp_max(base - 1)));
-  } else {
-    h = embed_tokens->forward(input_ids);
-  }
+  return {emb.cos(), emb.sin()};
+}
+
+torch::Tensor DecoderImpl::Embed(const torch::Tensor& input_ids) {
+  if (!added_embed_tokens.defined()) return embed_tokens->forward(input_ids);
+  // Pretrained rows for ids < vocab_size, added rows above.
+  const int64_t base = embed_tokens->weight.size(0);
+  torch::Tensor added = (input_ids >= base).unsqueeze(-1);
+  return torch::where(added, F::embedding((input_ids - base).clamp_min(0), added_embed_tokens),
+                      embed_tokens->forward(input_ids.clamp_max(base - 1)));
+}
+
+torch::Tensor DecoderImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
+  const int64_t seq = input_ids.size(1);
+  const auto [cos, sin] = Rotary(cache != nullptr ? cache->length : 0, seq, input_ids.device());
+  torch::Tensor h = Embed(input_ids);
   int64_t index = 0;
   for (const auto& layer : *layers) {
     h = layer->as<DecoderLayerImpl>()->forward(h, cos, sin, cache, index++);
   }
   if (cache != nullptr) cache->length += seq;
   return norm->forward(h);
+}
+
+torch::Tensor DecoderImpl::ForwardAt(const torch::Tensor& input_ids, const torch::Tensor& rows) {
+  const int64_t batch = input_ids.size(0), seq = input_ids.size(1);
+  const auto [cos, sin] = Rotary(0, seq, input_ids.device());
+  torch::Tensor h = Embed(input_ids);
+  const int64_t last = static_cast<int64_t>(layers->size()) - 1;
+  for (int64_t i = 0; i < last; ++i) h = layers[i]->as<DecoderLayerImpl>()->forward(h, cos, sin, nullptr, i);
+  h = layers[last]->as<DecoderLayerImpl>()->ForwardAt(h, cos, sin, QueryRows(rows, batch, seq));
+  return norm->forward(h);  // [N, hidden]
 }
 
 CausalLMImpl::CausalLMImpl(const ModelConfig& config) : config_(config) {
@@ -258,6 +357,17 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, KvCache* cac
 torch::Tensor CausalLMImpl::Hidden(const torch::Tensor& input_ids, KvCache* cache) {
   if (observer_) observer_(input_ids, cache != nullptr ? cache->length : 0, layout_);
   return model->forward(input_ids, cache);
+}
+
+torch::Tensor CausalLMImpl::HiddenAt(const torch::Tensor& input_ids, const torch::Tensor& rows) {
+  const bool saves = rows.numel() * 2 <= input_ids.numel() && !model->layers->is_empty() &&
+                     model->layers[model->layers->size() - 1]->as<DecoderLayerImpl>()->RowWise();
+  if (!saves) {
+    const torch::Tensor hidden = Hidden(input_ids);
+    return hidden.reshape({-1, hidden.size(-1)}).index_select(0, rows);
+  }
+  if (observer_) observer_(input_ids, 0, layout_);
+  return model->ForwardAt(input_ids, rows);
 }
 
 void CausalLMImpl::ResizeVocab(int64_t new_size) {

@@ -75,6 +75,18 @@ class NormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Norm);
 
+// N rows of a [B, S] batch, as flat indices b * S + p, laid out for
+// attention: row b's queries occupy slots b * T .. b * T + T - 1 (T: the
+// most rows any sequence has; unused slots repeat position 0 and are dropped).
+struct QueryRows {
+  QueryRows(const torch::Tensor& rows, int64_t batch, int64_t seq);
+  torch::Tensor rows;       // [N] int64, b * S + p, in the caller's order
+  torch::Tensor slot_rows;  // [B * T] the flat row each slot reads
+  torch::Tensor positions;  // [B, T] each slot's position p
+  torch::Tensor slot_of;    // [N] the slot of rows[i]
+  int64_t batch = 0, seq = 0, slots = 0;  // B, S, T
+};
+
 // Keys and values of every layer seen so far, [B, kv_heads, T, head_dim].
 struct KvCache {
   std::vector<torch::Tensor> keys;
@@ -88,6 +100,10 @@ class AttentionImpl : public torch::nn::Module {
   // x [B, S, hidden]; cos/sin [S, rotary_dim]; `layer` indexes the cache.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
                         const torch::Tensor& sin, KvCache* cache, int64_t layer);
+  // The output at the rows `queries` selects only (QueryRows); keys and
+  // values from every position of x [B, S, hidden] -> [N, hidden].
+  torch::Tensor ForwardAt(const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const QueryRows& queries);
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};
   Linear o_proj{nullptr};  // "o_proj" (llama) or "dense" (phi)
@@ -115,6 +131,12 @@ class DecoderLayerImpl : public torch::nn::Module {
   explicit DecoderLayerImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
                         const torch::Tensor& sin, KvCache* cache, int64_t layer);
+  // The layer's output at `queries`' rows only, [N, hidden].
+  torch::Tensor ForwardAt(const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const QueryRows& queries);
+  // Whether ForwardAt may run: every adapter on the modules that see only
+  // the selected rows (q, output projection, MLP) is row-wise.
+  bool RowWise();
 
   Norm input_layernorm{nullptr};
   Norm post_attention_layernorm{nullptr};  // llama only
@@ -132,6 +154,9 @@ class DecoderImpl : public torch::nn::Module {
   explicit DecoderImpl(const ModelConfig& config);
   // Final hidden states [B, S, hidden]; advances `cache` when given.
   torch::Tensor forward(const torch::Tensor& input_ids, KvCache* cache = nullptr);
+  // Final hidden states at the flat rows `rows` [N] of [B, S] -> [N, hidden]
+  // (see CausalLMImpl::HiddenAt).
+  torch::Tensor ForwardAt(const torch::Tensor& input_ids, const torch::Tensor& rows);
 
   torch::nn::Embedding embed_tokens{nullptr};
   // Input rows of tokens added after pretraining (CausalLMImpl::AddTokens),
@@ -142,6 +167,10 @@ class DecoderImpl : public torch::nn::Module {
   Norm norm{nullptr};  // "norm" (llama) or "final_layernorm" (phi)
 
  private:
+  // cos and sin of positions offset.. offset + seq - 1, [seq, rotary_dim].
+  std::pair<torch::Tensor, torch::Tensor> Rotary(int64_t offset, int64_t seq, torch::Device device) const;
+  torch::Tensor Embed(const torch::Tensor& input_ids);  // [B, S] -> [B, S, hidden]
+
   ModelConfig config_;
   torch::Tensor inv_freq_;  // [rotary_dim / 2], a buffer
 };
@@ -170,6 +199,14 @@ class CausalLMImpl : public torch::nn::Module {
   // Hidden states before the head, so callers can project only the rows
   // they need (training on target tokens only).
   torch::Tensor Hidden(const torch::Tensor& input_ids, KvCache* cache = nullptr);
+  // Hidden(input_ids) at the flat rows `rows` [N] (b * S + p) -> [N, hidden],
+  // equal to Hidden(ids).reshape({-1, hidden}).index_select(0, rows) up to
+  // rounding. The last layer computes queries, attention output and MLP at
+  // those rows only (the rows a loss or a prediction reads), which saves
+  // most of its work when targets are a small part of each sequence. Falls
+  // back to Hidden when that saves little (over half the rows) or an adapter
+  // in the last layer is not row-wise.
+  torch::Tensor HiddenAt(const torch::Tensor& input_ids, const torch::Tensor& rows);
 
   // The layout of the next forward passes' batches (null: none); the
   // pointee must outlive them. ScopedBatchLayout sets and clears it.

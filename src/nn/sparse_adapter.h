@@ -67,6 +67,7 @@ class SparseAdapterImpl : public AdapterImpl {
                         const torch::Tensor& bias) override;
   torch::Tensor DeltaWeight() override;  // dense [out, in]
   std::string kind() const override { return "sparse"; }
+  bool RowWise() const override { return true; }
 
   int64_t nnz() const { return indices.numel(); }
   bool has_mask() const { return has_mask_; }

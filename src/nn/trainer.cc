@@ -50,14 +50,14 @@ Batch MakeBatch(const std::vector<TokenizedExample>& data, const std::vector<int
 }
 
 torch::Tensor BatchLoss(CausalLMImpl& model, const Batch& batch) {
-  // Project only the rows that carry the loss: the head is the largest
-  // matmul when the vocabulary is large and prompts are long.
+  // Only the rows that carry the loss reach the head (the largest matmul
+  // when the vocabulary is large and prompts are long) and, where that
+  // saves work, the last layer's queries and MLP (HiddenAt).
   torch::Tensor hidden;
   {
     ScopedBatchLayout layout(model, batch.layout);
-    hidden = model.Hidden(batch.input_ids);
+    hidden = model.HiddenAt(batch.input_ids, batch.positions);
   }
-  hidden = hidden.reshape({-1, hidden.size(-1)}).index_select(0, batch.positions);
   torch::Tensor logits = model.Head(hidden).to(torch::kFloat32);
   return torch::nn::functional::cross_entropy(logits, batch.targets);
 }

@@ -185,6 +185,87 @@ std::vector<std::vector<ExpertModule>> TwoExperts() {
   return experts;
 }
 
+// HiddenAt against the full forward's rows: the same hidden states, and the
+// same adapter gradients of a loss on those rows, for LoRA and full deltas on
+// every projection, on Llama with grouped-query attention and on Phi
+// (parallel attention and MLP, partial rotary, biases).
+ModelConfig TinyPhi() {
+  ModelConfig c = testing::TinyLlama();
+  c.family = Family::kPhi;
+  c.num_key_value_heads = 4;
+  c.partial_rotary_factor = 0.5;
+  c.attention_bias = true;
+  c.hidden_act = "gelu_new";
+  c.tie_word_embeddings = false;
+  return c;
+}
+
+struct HiddenAtCase {
+  ModelConfig config;
+  AdapterKind kind;
+};
+
+class HiddenAtTest : public ::testing::TestWithParam<HiddenAtCase> {};
+
+TEST_P(HiddenAtTest, EqualsTheFullForwardAtTheRowsWithTheSameGradients) {
+  torch::manual_seed(5);
+  CausalLM model(GetParam().config);
+  AdapterConfig config;
+  config.kind = GetParam().kind;
+  config.lora.rank = 2;
+  config.targets.regex = ".*(proj|fc1|fc2|dense)";
+  ASSERT_TRUE(AttachAdapters(*model, config, /*seed=*/2).ok());
+  Randomize(*model, 6);
+  // Three sequences of 12: row 0 with three selected positions (out of
+  // order), row 1 with none, row 2 with two; 5 of 36 rows.
+  const torch::Tensor ids = torch::randint(0, 40, {3, 12});
+  const torch::Tensor rows = torch::tensor(std::vector<int64_t>{9, 10, 2, 24 + 11, 24 + 3});
+  const torch::Tensor probe = torch::randn({5, 16});
+  auto run = [&](bool at) {
+    model->zero_grad();
+    torch::Tensor hidden = at ? model->HiddenAt(ids, rows)
+                              : model->Hidden(ids).reshape({-1, 16}).index_select(0, rows);
+    (hidden * probe).sum().backward();
+    std::vector<torch::Tensor> grads;
+    for (auto& p : TrainableParameters(*model)) grads.push_back(p.second.grad().clone());
+    return std::make_pair(hidden.detach(), grads);
+  };
+  const auto [expected, expected_grads] = run(false);
+  const auto [hidden, grads] = run(true);
+  ASSERT_EQ(hidden.sizes(), (std::vector<int64_t>{5, 16}));
+  EXPECT_TRUE(torch::allclose(hidden, expected, 1e-5, 1e-5)) << (hidden - expected).abs().max();
+  ASSERT_EQ(grads.size(), expected_grads.size());
+  for (size_t i = 0; i < grads.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(grads[i], expected_grads[i], 1e-5, 1e-5)) << i;
+  }
+  // Over half the rows: the full forward's rows.
+  const torch::Tensor most = torch::arange(20);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(model->HiddenAt(ids, most),
+                           model->Hidden(ids).reshape({-1, 16}).index_select(0, most)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, HiddenAtTest,
+    ::testing::Values(HiddenAtCase{testing::TinyLlama(), AdapterKind::kLora},
+                      HiddenAtCase{testing::TinyLlama(), AdapterKind::kFull},
+                      HiddenAtCase{TinyPhi(), AdapterKind::kLora}));
+
+TEST(HiddenAtFallbackTest, PerSequenceMixturesTakeTheFullForward) {
+  CausalLM model = Model(3);
+  auto experts = TwoExperts();  // routed per sequence, on the last layer's queries
+  for (auto& expert : experts) expert[0].module = "model.layers.1.self_attn.q_proj";
+  auto oracle = std::make_shared<OracleRouterImpl>();
+  ASSERT_TRUE(AttachMixture(*model, experts, oracle, MixingMode::kOutput).ok());
+  oracle->set_experts({0, 1});
+  EXPECT_FALSE(model->model->layers[1]->as<DecoderLayerImpl>()->RowWise());
+  const torch::Tensor ids = torch::randint(0, 40, {2, 6});
+  const torch::Tensor rows = torch::tensor(std::vector<int64_t>{4, 6 + 5});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(model->HiddenAt(ids, rows),
+                           model->Hidden(ids).reshape({-1, 16}).index_select(0, rows)));
+}
+
 TEST(MixtureTest, OutputAndParameterMixingMatchFormulas) {
   auto experts = TwoExperts();
   torch::Tensor w = torch::randn({16, 16}), x = torch::randn({2, 3, 16});

@@ -231,11 +231,14 @@ TEST(TrainerTest, LearnsAndStopsOnNaN) {
 namespace libra::nn {
 namespace {
 
-// Recorded from the trainer before it was split into optimizer, log and loop
-// (OpenBLAS at one thread, Haswell kernels: tools/env.sh).
-constexpr double kPinnedLoss = 0x1.690ed9p+2;
-constexpr double kPinnedWeightSum = 0x1.d6721891ap+2;
-constexpr double kPinnedWeightAbsSum = 0x1.36c1f5660bp+6;
+// Recorded (OpenBLAS at one thread, Haswell kernels: tools/env.sh) when the
+// loss began to run the last layer at the target rows only
+// (CausalLMImpl::HiddenAt): LoRA dropout there now draws masks for those rows
+// only; without dropout both paths agree to rounding (adapters_test.cc,
+// HiddenAtTest).
+constexpr double kPinnedLoss = 0x1.68effp+2;
+constexpr double kPinnedWeightSum = 0x1.d3fe1e85b8p+2;
+constexpr double kPinnedWeightAbsSum = 0x1.36652f4ca78p+6;
 
 // Pins a short run's loss and weights bit for bit, so that reorganising the
 // trainer (optimizer, logging, loop) cannot change what it computes: warmup,
