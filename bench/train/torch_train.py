@@ -98,6 +98,11 @@ class Model(nn.Module):
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    # > 0: the loss on the last `targets` tokens of each sequence only (a
+    # prompt/target example), as Hugging Face's labels of -100 do it: the
+    # whole forward, then the loss at those positions.
+    targets = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    first = S - 1 - targets if targets > 0 else 0
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = Model()
@@ -108,7 +113,7 @@ def main():
     for s in range(steps + 3):
         t = time.perf_counter()
         logits = model(ids)
-        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
+        loss = F.cross_entropy(logits[:, first:-1].reshape(-1, V), ids[:, first + 1:].reshape(-1))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -3,7 +3,10 @@
 // 4 layers, 4 heads, SwiGLU 688, seq 128, batch 16, LoRA rank 8 on q and v.
 // run.sh runs the same model in Python torch (torch_train.py) for the ratio.
 //
-//   train_bench [--threads 2] [--steps 20]
+// --target_tokens T (> 0): the loss on the last T tokens of each sequence
+// only, a prompt/target example (every token: 0).
+//
+//   train_bench [--threads 2] [--steps 20] [--target_tokens 0]
 #include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
@@ -21,10 +24,11 @@
 #include "src/nn/trainer.h"
 
 int main(int argc, char** argv) {
-  int threads = 2, steps = 20;
+  int threads = 2, steps = 20, target_tokens = 0;
   for (int i = 1; i + 1 < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--target_tokens")) target_tokens = std::atoi(argv[i + 1]);
   }
   libra::ConfigureRuntime(threads);
   libra::nn::ModelConfig config = libra::bench::BenchLlama();
@@ -38,7 +42,8 @@ int main(int argc, char** argv) {
   torch::Tensor ids = torch::randint(0, 260, {16, 128});
   for (int64_t i = 0; i < 16; ++i) {
     data[i].ids.assign(ids[i].data_ptr<int64_t>(), ids[i].data_ptr<int64_t>() + 128);
-    data[i].target_start = 1;  // loss on every token, as the Python peer
+    // Position target_start - 1 predicts the first target, as in the Python peer.
+    data[i].target_start = target_tokens > 0 ? 128 - target_tokens : 1;
   }
   libra::nn::TrainOptions options;
   options.batch_size = 16;
