@@ -228,6 +228,10 @@ absl::Status PretrainBaseOnThreads(const LabConfig& config, const std::string& c
   options.max_steps = config.pretrain_steps;
   options.seed = 1234;
   options.log_every = 100;
+  // Every layer at every row: the base's bits stay those that the papers'
+  // learning rates and expectations were measured on (README.md, "One
+  // base").
+  options.last_layer_at_targets = false;
   const auto start = std::chrono::steady_clock::now();
   LIBRA_ASSIGN_OR_RETURN(nn::TrainStats stats, nn::Train(*model, data, options));
   const double seconds = SecondsSince(start);

@@ -95,6 +95,9 @@ absl::Status PretrainArithmeticBase(const ArithmeticBaseConfig& config, const st
   train.max_steps = config.steps;
   train.seed = kBaseInitSeed;
   train.log_every = 100;
+  // Every layer at every row: the base's bits stay those that the claims
+  // were measured on (TrainOptions::last_layer_at_targets).
+  train.last_layer_at_targets = false;
   const auto start = std::chrono::steady_clock::now();
   LIBRA_ASSIGN_OR_RETURN(nn::TrainStats stats, nn::Train(*model, data, train));
   const double seconds = SecondsSince(start);

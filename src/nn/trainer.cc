@@ -49,14 +49,19 @@ Batch MakeBatch(const std::vector<TokenizedExample>& data, const std::vector<int
   return batch;
 }
 
-torch::Tensor BatchLoss(CausalLMImpl& model, const Batch& batch) {
+torch::Tensor BatchLoss(CausalLMImpl& model, const Batch& batch, bool last_layer_at_targets) {
   // Only the rows that carry the loss reach the head (the largest matmul
   // when the vocabulary is large and prompts are long) and, where that
-  // saves work, the last layer's queries and MLP (HiddenAt).
+  // saves work and is asked for, the last layer's queries and MLP (HiddenAt).
   torch::Tensor hidden;
   {
     ScopedBatchLayout layout(model, batch.layout);
-    hidden = model.HiddenAt(batch.input_ids, batch.positions);
+    if (last_layer_at_targets) {
+      hidden = model.HiddenAt(batch.input_ids, batch.positions);
+    } else {
+      hidden = model.Hidden(batch.input_ids);
+      hidden = hidden.reshape({-1, hidden.size(-1)}).index_select(0, batch.positions);
+    }
   }
   torch::Tensor logits = model.Head(hidden).to(torch::kFloat32);
   return torch::nn::functional::cross_entropy(logits, batch.targets);
@@ -178,7 +183,7 @@ torch::Tensor TargetLoss(CausalLMImpl& model, const std::vector<TokenizedExample
                          int64_t* target_tokens) {
   Batch batch = MakeBatch(examples, indices, device);
   if (target_tokens != nullptr) *target_tokens = batch.targets.size(0);
-  return BatchLoss(model, batch);
+  return BatchLoss(model, batch, /*last_layer_at_targets=*/true);
 }
 
 absl::StatusOr<TrainStats> Train(CausalLMImpl& model, const std::vector<TokenizedExample>& data,
@@ -220,7 +225,8 @@ absl::StatusOr<TrainStats> Train(CausalLMImpl& model, const std::vector<Tokenize
       context.steps_per_epoch = steps_per_epoch;
       context.micro_batch_loss = [&](int64_t i) {
         const std::vector<int64_t> indices = order.MicroBatch(step * options.grad_accum + i);
-        return BatchLoss(model, MakeBatch(data, indices, options.device));
+        return BatchLoss(model, MakeBatch(data, indices, options.device),
+                         options.last_layer_at_targets);
       };
       LIBRA_ASSIGN_OR_RETURN(ParameterRemap remap, options.before_step(context));
       if (!remap.empty()) {
@@ -239,7 +245,7 @@ absl::StatusOr<TrainStats> Train(CausalLMImpl& model, const std::vector<Tokenize
       const int64_t micro = step * options.grad_accum + a;
       Batch batch = MakeBatch(data, order.MicroBatch(micro), options.device);
       torch::manual_seed(options.seed * 7919ull + static_cast<uint64_t>(micro));
-      torch::Tensor loss = BatchLoss(model, batch);
+      torch::Tensor loss = BatchLoss(model, batch, options.last_layer_at_targets);
       if (options.auxiliary_loss) {
         torch::Tensor extra = options.auxiliary_loss();
         if (extra.defined()) loss = loss + extra.to(loss.dtype());

@@ -65,6 +65,13 @@ struct TrainOptions {
   // Called after each training micro-batch's forward pass; a defined result
   // is added to its loss (a posterior router's KL term, mope.h).
   std::function<torch::Tensor()> auxiliary_loss;
+  // Whether the loss runs the last layer at the target rows only
+  // (CausalLMImpl::HiddenAt), which is faster when prompts are most of each
+  // sequence. false: every row goes through every layer, as training did
+  // before; a recorded artifact (a pretrained base that experts, learning
+  // rates and claims were measured on) keeps its exact bits that way, while
+  // the faster path rounds differently and a long run drifts to other weights.
+  bool last_layer_at_targets = true;
 };
 
 // Learning rate before optimizer step `step` (0-based) of `total_steps`.
