@@ -16,7 +16,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  mapfile -t targets < <(sed -n 's/^ *name = "\([a-z_]*_fuzz\)",$/\1/p' tests/fuzz/BUILD)
+  mapfile -t targets < <(sed -n 's/^ *name = "\([a-z0-9_]*_fuzz\)",$/\1/p' tests/fuzz/BUILD)
 fi
 output_base="${LIBRA_FUZZ_OUTPUT_BASE:-$HOME/.cache/libra-fuzz-output-base}"
 bazel --output_base="$output_base" build --config=fuzz --symlink_prefix=/ --jobs=2 --local_cpu_resources=1 \

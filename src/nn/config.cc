@@ -1,5 +1,8 @@
 #include "src/nn/config.h"
 
+#include <cstdint>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -15,12 +18,29 @@ absl::Status Invalid(absl::string_view label, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(label, ": ", what));
 }
 
+// Whether a JSON value is an integer that int64 holds. nlohmann parses a
+// number past uint64's range as floating point, and converting that (or a
+// fraction) to an integer is undefined or silently truncates: both are refused.
+bool IsInt64(const json& value) {
+  if (!value.is_number_integer()) return false;
+  return !value.is_number_unsigned() ||
+         value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+}
+
 absl::StatusOr<int64_t> RequiredInt(const json& j, const char* key, absl::string_view label) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() <= 0) {
+  if (it == j.end() || !IsInt64(*it) || it->get<int64_t>() <= 0) {
     return Invalid(label, absl::StrCat("\"", key, "\" must be a positive integer"));
   }
   return it->get<int64_t>();
+}
+
+// An optional positive integer: absent or null gives `fallback`.
+absl::StatusOr<int64_t> OptionalInt(const json& j, const char* key, int64_t fallback,
+                                    absl::string_view label) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  return RequiredInt(j, key, label);
 }
 
 template <typename T>
@@ -58,9 +78,11 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view text, absl::strin
     LIBRA_ASSIGN_OR_RETURN(config.num_hidden_layers, RequiredInt(j, "num_hidden_layers", label));
     LIBRA_ASSIGN_OR_RETURN(config.num_attention_heads,
                            RequiredInt(j, "num_attention_heads", label));
-    config.num_key_value_heads =
-        Optional<int64_t>(j, "num_key_value_heads", config.num_attention_heads);
-    config.max_position_embeddings = Optional<int64_t>(j, "max_position_embeddings", 2048);
+    LIBRA_ASSIGN_OR_RETURN(
+        config.num_key_value_heads,
+        OptionalInt(j, "num_key_value_heads", config.num_attention_heads, label));
+    LIBRA_ASSIGN_OR_RETURN(config.max_position_embeddings,
+                           OptionalInt(j, "max_position_embeddings", 2048, label));
     config.rope_theta = Optional<double>(j, "rope_theta", 10000.0);
     config.tie_word_embeddings = Optional<bool>(j, "tie_word_embeddings", false);
     if (config.family == Family::kPhi) {
