@@ -1,6 +1,8 @@
 #include "src/core/text/hf_tokenizer.h"
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <utility>
 
@@ -237,8 +239,20 @@ struct PostProcessorIds {
   std::vector<int32_t> suffix;
 };
 
+// A token id as tokenizer.json writes it: a whole number from 0 to 2^31 - 1.
+// Checked before narrowing, since an id past int32 would wrap to a small one
+// that the later range checks accept.
+bool IsTokenId(const Json& value) {
+  if (!value.is_number_integer()) return false;
+  if (value.is_number_unsigned()) {
+    return value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int32_t>::max());
+  }
+  const int64_t id = value.get<int64_t>();
+  return id >= 0 && id <= std::numeric_limits<int32_t>::max();
+}
+
 absl::StatusOr<int32_t> IdOfPair(const Json& pair, const ErrorContext& context) {
-  if (!pair.is_array() || pair.size() != 2 || !pair[1].is_number_integer()) {
+  if (!pair.is_array() || pair.size() != 2 || !IsTokenId(pair[1])) {
     return context.Error("post_processor", "expected [token, id] pairs for cls and sep");
   }
   return pair[1].get<int32_t>();
@@ -294,7 +308,7 @@ absl::Status ParsePostProcessor(const Json& node, const ErrorContext& context,
                                                   "\" has no \"ids\" in special_tokens"));
       }
       for (const Json& id : (*specials)[name]["ids"]) {
-        if (!id.is_number_integer()) {
+        if (!IsTokenId(id)) {
           return context.Error(kField, absl::StrCat("special token \"", name, "\": bad id"));
         }
         (after_sequence ? ids->suffix : ids->prefix).push_back(id.get<int32_t>());
@@ -455,10 +469,11 @@ absl::StatusOr<HfTokenizer> HfTokenizer::FromJsonString(absl::string_view json_t
   const Json& added = field("added_tokens");
   if (!added.is_null() && !added.is_array()) return context.Error("added_tokens", "expected an array");
   for (const Json& entry : added.is_array() ? added : Json::array()) {
-    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer() ||
+    if (!entry.is_object() || !entry.contains("id") || !IsTokenId(entry["id"]) ||
         !entry.contains("content") || !entry["content"].is_string()) {
-      return context.Error("added_tokens",
-                           absl::StrCat("entry ", entry.dump(), " needs an integer id and a content"));
+      return context.Error("added_tokens", absl::StrCat("entry ", entry.dump(),
+                                                        " needs an integer id (0 to 2^31 - 1)"
+                                                        " and a content"));
     }
     AddedToken token;
     token.id = entry["id"].get<int32_t>();

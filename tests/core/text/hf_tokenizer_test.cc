@@ -374,6 +374,23 @@ TEST(HfTokenizerTest, RejectsUnsupportedOrBrokenFiles) {
       {[](Json& j) { j["added_tokens"].push_back({{"id", 5}, {"content", "<|endoftext|>"}}); },
        "added_tokens: added token \"<|endoftext|>\": id 5 but already has id 265"},
       {[](Json& j) { j["added_tokens"].push_back({{"content", "x"}}); }, "needs an integer id"},
+      // Ids past int32 used to wrap (2^32 + 5 -> 5) and then pass the range checks.
+      {[](Json& j) { j["added_tokens"].push_back({{"id", 4294967301ull}, {"content", "x"}}); },
+       "needs an integer id (0 to 2^31 - 1)"},
+      {[](Json& j) { j["added_tokens"].push_back({{"id", -3}, {"content", "x"}}); },
+       "needs an integer id (0 to 2^31 - 1)"},
+      {[](Json& j) {
+         j["post_processor"] = {{"type", "TemplateProcessing"},
+                                {"single", {{{"SpecialToken", {{"id", "<x>"}}}}}},
+                                {"special_tokens", {{"<x>", {{"ids", {4294967296ull}}}}}}};
+       },
+       "special token \"<x>\": bad id"},
+      {[](Json& j) {
+         j["post_processor"] = {{"type", "RobertaProcessing"},
+                                {"cls", {"<s>", 4294967296ull}},
+                                {"sep", {"</s>", 2}}};
+       },
+       "expected [token, id] pairs for cls and sep"},
   };
   for (const Case& c : cases) {
     Json json = ByteLevelJson();
