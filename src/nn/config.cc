@@ -2,11 +2,13 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "src/core/io/atomic_file.h"
+#include "src/core/io/json_integer.h"
 #include "src/core/status_macros.h"
 
 namespace libra::nn {
@@ -18,21 +20,12 @@ absl::Status Invalid(absl::string_view label, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(label, ": ", what));
 }
 
-// Whether a JSON value is an integer that int64 holds. nlohmann parses a
-// number past uint64's range as floating point, and converting that (or a
-// fraction) to an integer is undefined or silently truncates: both are refused.
-bool IsInt64(const json& value) {
-  if (!value.is_number_integer()) return false;
-  return !value.is_number_unsigned() ||
-         value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-}
-
 absl::StatusOr<int64_t> RequiredInt(const json& j, const char* key, absl::string_view label) {
   auto it = j.find(key);
-  if (it == j.end() || !IsInt64(*it) || it->get<int64_t>() <= 0) {
-    return Invalid(label, absl::StrCat("\"", key, "\" must be a positive integer"));
-  }
-  return it->get<int64_t>();
+  std::optional<int64_t> value;
+  if (it != j.end()) value = JsonInteger(*it, 1, std::numeric_limits<int64_t>::max());
+  if (!value) return Invalid(label, absl::StrCat("\"", key, "\" must be a positive integer"));
+  return *value;
 }
 
 // An optional positive integer: absent or null gives `fallback`.

@@ -1,9 +1,14 @@
 #include "src/core/engine/config.h"
 
+#include <cstdint>
+#include <limits>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/core/io/json_integer.h"
 
 namespace libra::engine {
 namespace {
@@ -17,11 +22,12 @@ absl::Status ReadInt(const Json& json, const char* key, bool required, int64_t* 
     if (required) return absl::InvalidArgumentError(absl::StrCat("config: missing \"", key, "\" (", label, ")"));
     return absl::OkStatus();
   }
-  if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
+  const std::optional<int64_t> value = JsonInteger(*it, 1, std::numeric_limits<int64_t>::max());
+  if (!value) {
     return absl::InvalidArgumentError(
         absl::StrCat("config: \"", key, "\" must be a positive integer, got ", it->dump(), " (", label, ")"));
   }
-  *out = it->get<int64_t>();
+  *out = *value;
   return absl::OkStatus();
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "src/core/io/json_integer.h"
 #include "src/core/status_macros.h"
 #include "src/core/text/byte_unicode.h"
 #include "src/core/text/utf8.h"
@@ -239,16 +240,10 @@ struct PostProcessorIds {
   std::vector<int32_t> suffix;
 };
 
-// A token id as tokenizer.json writes it: a whole number from 0 to 2^31 - 1.
-// Checked before narrowing, since an id past int32 would wrap to a small one
-// that the later range checks accept.
+// A token id as tokenizer.json writes it: a whole number from 0 to 2^31 - 1,
+// checked before it is narrowed to int32.
 bool IsTokenId(const Json& value) {
-  if (!value.is_number_integer()) return false;
-  if (value.is_number_unsigned()) {
-    return value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int32_t>::max());
-  }
-  const int64_t id = value.get<int64_t>();
-  return id >= 0 && id <= std::numeric_limits<int32_t>::max();
+  return JsonInteger(value, 0, std::numeric_limits<int32_t>::max()).has_value();
 }
 
 absl::StatusOr<int32_t> IdOfPair(const Json& pair, const ErrorContext& context) {
