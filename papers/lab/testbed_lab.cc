@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "papers/common/artifact_cache.h"
+#include "papers/common/config_override.h"
 #include "papers/lab/suite_cache.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/status_macros.h"
@@ -89,47 +90,7 @@ nlohmann::json LabConfig::ExpertKey() const {
 }
 
 absl::Status LabConfig::Override(const nlohmann::json& o) {
-  if (!o.is_object()) return absl::InvalidArgumentError("lab config: not a JSON object");
-  const nlohmann::json current = ToJson();
-  for (const auto& [key, value] : o.items()) {
-    if (!current.contains(key)) {
-      return absl::InvalidArgumentError(absl::StrCat("lab config: unknown field \"", key, "\""));
-    }
-    // Exactly the field's type: an integer field takes no 3.5 (nor 3.0), a
-    // list of names takes only strings; a real field takes any number.
-    const nlohmann::json& want = current.at(key);
-    bool ok = want.is_number_integer() ? value.is_number_integer()
-              : want.is_number()       ? value.is_number()
-                                       : value.type() == want.type();
-    if (ok && want.is_array()) {
-      for (const nlohmann::json& item : value) ok = ok && item.is_string();
-    }
-    if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat("lab config: field \"", key, "\" must be ",
-                                                     want.is_array() ? "a list of strings"
-                                                                     : want.type_name(),
-                                                     ", got ", value.dump()));
-    }
-  }
-  nlohmann::json merged = current;
-  merged.update(o);
-  LabConfig result;
-  try {
-    result = merged.get<LabConfig>();
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("lab config: ", e.what()));
-  }
-  // An integer too large for its field would wrap: the value must survive
-  // the round trip.
-  const nlohmann::json back = result.ToJson();
-  for (const auto& [key, value] : o.items()) {
-    if (back.at(key) != value) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("lab config: field \"", key, "\" cannot hold ", value.dump()));
-    }
-  }
-  *this = std::move(result);
-  return absl::OkStatus();
+  return OverrideConfig(*this, o, "lab config");
 }
 
 absl::StatusOr<LabConfig> LabConfigFromContext(const RunContext& ctx) {
