@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "src/core/status_macros.h"
+#include "src/core/text/utf8.h"
 
 namespace libra::papers {
 
@@ -190,6 +191,10 @@ absl::StatusOr<json> Results::ToJson() const {
               {"plots", plots_},
               {"paper_figures", figures},
               {"claims", claims}};
+}
+
+void Results::AddNote(const std::string& markdown) {
+  notes_.push_back(text::ReplaceInvalidUtf8(markdown));
 }
 
 }  // namespace libra::papers

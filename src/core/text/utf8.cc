@@ -70,4 +70,19 @@ bool IsValidUtf8(absl::string_view text) {
   return true;
 }
 
+std::string ReplaceInvalidUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Unit unit = DecodeUtf8(text, pos);
+    if (unit.codepoint == kInvalidCodepoint) {
+      AppendUtf8(0xFFFD, &out);
+    } else {
+      out.append(text.data() + pos, unit.length);
+    }
+    pos += unit.length;
+  }
+  return out;
+}
+
 }  // namespace libra::text

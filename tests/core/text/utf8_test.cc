@@ -64,5 +64,16 @@ TEST(Utf8Test, AppendEncodesAtEveryLengthBoundary) {
   EXPECT_EQ(euro, "\xE2\x82\xAC");
 }
 
+// Each invalid byte becomes U+FFFD (EF BF BD); valid sequences stay as
+// they are, so valid text is unchanged.
+TEST(Utf8Test, ReplaceInvalidUtf8ReplacesEachBadByte) {
+  EXPECT_EQ(ReplaceInvalidUtf8("a\xE2\x82\xAC b"), "a\xE2\x82\xAC b");
+  EXPECT_EQ(ReplaceInvalidUtf8("x\xBDy"), "x\xEF\xBF\xBDy");
+  // A truncated 3-byte sequence: two bad bytes, two replacements.
+  EXPECT_EQ(ReplaceInvalidUtf8("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(ReplaceInvalidUtf8(""), "");
+  EXPECT_TRUE(IsValidUtf8(ReplaceInvalidUtf8("\xC0\xAF\xED\xA0\x80z")));
+}
+
 }  // namespace
 }  // namespace libra::text
