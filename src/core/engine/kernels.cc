@@ -2,19 +2,26 @@
 
 #include <cmath>
 
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
-#endif
-
 namespace libra::engine {
 namespace {
 
-// Every kernel sums a dot product the same way, natively and in wasm, so
-// both give bit-identical results: eight lane accumulators acc[k] over
-// elements i = k mod 8 (multiply, then add: no FMA), folded as
+// One kernel source for native and wasm: GCC/Clang vector extensions. A
+// Float8 is eight float lanes: one AVX register natively (-march=x86-64-v3),
+// two SIMD128 registers in wasm (-msimd128); clang 14 had vectorised the
+// portable scalar loop for wasm into two-lane vectors built from scalar
+// loads. Every dot product sums the same way on both: lane accumulators
+// acc[k] over elements i = k mod 8 (multiply, then add: no FMA), folded as
 // ((acc0+acc4)+(acc1+acc5))+((acc2+acc6)+(acc3+acc7)), plus the tail
 // (elements past the last multiple of 8) summed in order.
-inline float Fold(const float* acc, float tail) {
+typedef float Float8 __attribute__((vector_size(32)));
+
+inline Float8 Load8(const float* p) {
+  Float8 v;
+  __builtin_memcpy(&v, p, sizeof(v));  // unaligned load
+  return v;
+}
+
+inline float Fold(Float8 acc, float tail) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
 }
 
@@ -24,67 +31,38 @@ inline float Tail(const float* a, const float* b, int64_t i, int64_t n) {
   return tail;
 }
 
-#ifdef __wasm_simd128__
-// Clang 14 does not vectorise the portable loop well for wasm (it builds
-// two-lane vectors from scalar loads), so wasm gets SIMD128 intrinsics with
-// the same arithmetic: lanes 0-3 of acc in `lo`, lanes 4-7 in `hi`.
-inline float FoldLanes(v128_t lo, v128_t hi, float tail) {
-  const v128_t s = wasm_f32x4_add(lo, hi);  // acc0+acc4, acc1+acc5, acc2+acc6, acc3+acc7
-  return ((wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
-          (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3))) +
-         tail;
-}
-#endif
-
 }  // namespace
 
 float Dot(const float* a, const float* b, int64_t n) {
+  Float8 acc = {};
   int64_t i = 0;
-#ifdef __wasm_simd128__
-  v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
-  for (; i + 8 <= n; i += 8) {
-    lo = wasm_f32x4_add(lo, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
-    hi = wasm_f32x4_add(hi, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
-  }
-  return FoldLanes(lo, hi, Tail(a, b, i, n));
-#else
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  }
+  for (; i + 8 <= n; i += 8) acc += Load8(a + i) * Load8(b + i);
   return Fold(acc, Tail(a, b, i, n));
-#endif
 }
 
 void MatVec(const float* w, int64_t rows, int64_t cols, const float* x, float* y) {
   int64_t r = 0;
-#ifdef __wasm_simd128__
-  // Four rows at a time: x is loaded once for all four, and the eight
-  // accumulators are independent chains (one row alone has two).
+  // Four rows at a time: x is loaded once for all four, and the four
+  // accumulators are independent chains (one row alone is one chain).
   for (; r + 4 <= rows; r += 4) {
     const float* w0 = w + r * cols;
     const float* w1 = w0 + cols;
     const float* w2 = w1 + cols;
     const float* w3 = w2 + cols;
-    v128_t lo0 = wasm_f32x4_splat(0.0f), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
+    Float8 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {};
     int64_t i = 0;
     for (; i + 8 <= cols; i += 8) {
-      const v128_t xl = wasm_v128_load(x + i), xh = wasm_v128_load(x + i + 4);
-      lo0 = wasm_f32x4_add(lo0, wasm_f32x4_mul(wasm_v128_load(w0 + i), xl));
-      hi0 = wasm_f32x4_add(hi0, wasm_f32x4_mul(wasm_v128_load(w0 + i + 4), xh));
-      lo1 = wasm_f32x4_add(lo1, wasm_f32x4_mul(wasm_v128_load(w1 + i), xl));
-      hi1 = wasm_f32x4_add(hi1, wasm_f32x4_mul(wasm_v128_load(w1 + i + 4), xh));
-      lo2 = wasm_f32x4_add(lo2, wasm_f32x4_mul(wasm_v128_load(w2 + i), xl));
-      hi2 = wasm_f32x4_add(hi2, wasm_f32x4_mul(wasm_v128_load(w2 + i + 4), xh));
-      lo3 = wasm_f32x4_add(lo3, wasm_f32x4_mul(wasm_v128_load(w3 + i), xl));
-      hi3 = wasm_f32x4_add(hi3, wasm_f32x4_mul(wasm_v128_load(w3 + i + 4), xh));
+      const Float8 xi = Load8(x + i);
+      acc0 += Load8(w0 + i) * xi;
+      acc1 += Load8(w1 + i) * xi;
+      acc2 += Load8(w2 + i) * xi;
+      acc3 += Load8(w3 + i) * xi;
     }
-    y[r] = FoldLanes(lo0, hi0, Tail(w0, x, i, cols));
-    y[r + 1] = FoldLanes(lo1, hi1, Tail(w1, x, i, cols));
-    y[r + 2] = FoldLanes(lo2, hi2, Tail(w2, x, i, cols));
-    y[r + 3] = FoldLanes(lo3, hi3, Tail(w3, x, i, cols));
+    y[r] = Fold(acc0, Tail(w0, x, i, cols));
+    y[r + 1] = Fold(acc1, Tail(w1, x, i, cols));
+    y[r + 2] = Fold(acc2, Tail(w2, x, i, cols));
+    y[r + 3] = Fold(acc3, Tail(w3, x, i, cols));
   }
-#endif
   for (; r < rows; ++r) y[r] = Dot(w + r * cols, x, cols);
 }
 

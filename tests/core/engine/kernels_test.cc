@@ -31,6 +31,26 @@ TEST(KernelsTest, MatVecIsRowDots) {
   EXPECT_FLOAT_EQ(y[1], -2);
 }
 
+// The blocked MatVec (four rows at a time) against a direct double sum, and
+// each row bit-equal to Dot of that row: one summation order for every row,
+// whatever its place in a block, at every size around the block edges.
+TEST(KernelsTest, MatVecEqualsDirectSumsAndDotAtEverySize) {
+  for (int rows = 0; rows <= 9; ++rows) {
+    for (int cols = 0; cols <= 20; ++cols) {
+      std::vector<float> w(rows * cols), x(cols), y(rows, -7.0f);
+      for (int i = 0; i < rows * cols; ++i) w[i] = 0.25f * ((i * 7) % 11) - 1.0f;
+      for (int i = 0; i < cols; ++i) x[i] = 1.0f / (i + 2) - 0.3f;
+      MatVec(w.data(), rows, cols, x.data(), y.data());
+      for (int r = 0; r < rows; ++r) {
+        double want = 0;
+        for (int i = 0; i < cols; ++i) want += double(w[r * cols + i]) * x[i];
+        EXPECT_NEAR(y[r], want, 1e-5) << rows << "x" << cols << " row " << r;
+        EXPECT_EQ(y[r], Dot(w.data() + r * cols, x.data(), cols)) << rows << "x" << cols << " row " << r;
+      }
+    }
+  }
+}
+
 TEST(KernelsTest, RmsNormAndSoftmax) {
   const std::vector<float> x = {3, 4};
   const std::vector<float> g = {1, 2};
