@@ -26,13 +26,21 @@ absl::StatusOr<Tensor> ReadChecked(const SafetensorsFile& file, const std::strin
   return tensor;
 }
 
-// HF's rotate-half RoPE on one head: pairs (i, i + hd/2), angle pos * theta^(-2i/hd).
-void ApplyRope(float* head, int64_t head_dim, int64_t position, float theta) {
-  const int64_t half = head_dim / 2;
-  for (int64_t i = 0; i < half; ++i) {
+// HF's rotate-half RoPE on one head: pairs (i, i + hd/2) turned by the angle
+// pos * theta^(-2i/hd), whose cos and sin RopeAngles computes once per position.
+void RopeAngles(int64_t head_dim, int64_t position, float theta, float* cos_out, float* sin_out) {
+  for (int64_t i = 0; i < head_dim / 2; ++i) {
     const float inv_freq = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(head_dim));
     const float angle = static_cast<float>(position) * inv_freq;
-    const float c = std::cos(angle), s = std::sin(angle);
+    cos_out[i] = std::cos(angle);
+    sin_out[i] = std::sin(angle);
+  }
+}
+
+void ApplyRope(float* head, int64_t head_dim, const float* cos_angle, const float* sin_angle) {
+  const int64_t half = head_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float c = cos_angle[i], s = sin_angle[i];
     const float x0 = head[i], x1 = head[i + half];
     head[i] = x0 * c - x1 * s;
     head[i + half] = x1 * c + x0 * s;
@@ -125,6 +133,8 @@ absl::StatusOr<Session> Session::Create(const LlamaModel* model, const std::vect
   }
   Session session(model, experts, options);
   session.module_experts_.resize(config.num_layers * kNumProj);
+  int64_t max_rank = 0;
+  size_t max_candidates = 0;
   for (int64_t l = 0; l < config.num_layers; ++l) {
     for (int p = 0; p < kNumProj; ++p) {
       ModuleExperts& slot = session.module_experts_[l * kNumProj + p];
@@ -134,12 +144,34 @@ absl::StatusOr<Session> Session::Create(const LlamaModel* model, const std::vect
         slot.experts.push_back(e);
         slot.prototypes.insert(slot.prototypes.end(), module->prototype.values().begin(),
                                module->prototype.values().end());
+        const int64_t rank = module->b.dim(1), out = module->b.dim(0);  // B [out, rank]
+        std::vector<float> b_t(rank * out);
+        for (int64_t o = 0; o < out; ++o) {
+          for (int64_t r = 0; r < rank; ++r) b_t[r * out + o] = module->b.data()[o * rank + r];
+        }
+        slot.b_transposed.push_back(std::move(b_t));
+        max_rank = std::max(max_rank, rank);
       }
+      max_candidates = std::max(max_candidates, slot.experts.size());
     }
   }
   const int64_t cache = config.max_positions * config.kv_dim();
   session.key_cache_.assign(config.num_layers, std::vector<float>(cache, 0.0f));
   session.value_cache_.assign(config.num_layers, std::vector<float>(cache, 0.0f));
+  const int64_t d = config.hidden_size, f = config.intermediate_size, qd = config.num_heads * config.head_dim();
+  session.x_.resize(d);
+  session.h_.resize(d);
+  session.q_.resize(qd);
+  session.attn_.resize(qd);
+  session.proj_out_.resize(d);
+  session.gate_.resize(f);
+  session.up_.resize(f);
+  session.scores_.resize(config.max_positions);
+  session.rope_cos_.resize(config.head_dim() / 2);
+  session.rope_sin_.resize(config.head_dim() / 2);
+  session.ax_.resize(max_rank);
+  session.order_.resize(max_candidates);
+  session.weights_.resize(max_candidates);
   return session;
 }
 
@@ -152,41 +184,43 @@ void Session::Linear(int layer, Proj proj, const float* in, float* out, float* t
   const ModuleExperts& slot = module_experts_[layer * kNumProj + static_cast<int>(proj)];
   const std::vector<int>& candidates = slot.experts;
   if (candidates.empty()) return;
-  std::vector<int32_t> order;
-  std::vector<float> weights;
+  int32_t* order = order_.data();
+  float* weights = weights_.data();
+  int selected = static_cast<int>(candidates.size());
   if (options_.mode == RoutingOptions::Mode::kUniform) {
-    for (int32_t i = 0; i < static_cast<int32_t>(candidates.size()); ++i) order.push_back(i);
-    weights.assign(order.size(), 1.0f / static_cast<float>(order.size()));
+    for (int32_t i = 0; i < selected; ++i) {
+      order[i] = i;
+      weights[i] = 1.0f / static_cast<float>(selected);
+    }
   } else {
     arrow::RouterOptions router;
-    router.top_k = std::min<int>(options_.top_k, static_cast<int>(candidates.size()));
+    router.top_k = std::min<int>(options_.top_k, selected);
     router.temperature = options_.temperature;
-    order.resize(router.top_k);
-    weights.resize(router.top_k);
+    selected = router.top_k;
     // Options and sizes were checked in Create(), so routing cannot fail here.
     arrow::RouteRaw(in, 1, slot.prototypes.data(), static_cast<int64_t>(candidates.size()), in_dim, router,
-                    order.data(), weights.data())
+                    order, weights)
         .IgnoreError();
   }
-  for (size_t i = 0; i < order.size(); ++i) trace[candidates[order[i]]] = weights[i];
+  for (int i = 0; i < selected; ++i) trace[candidates[order[i]]] = weights[i];
 
   if (!options_.parameter_mixing) {  // sum_e w_e s_e B_e (A_e x)
-    for (size_t i = 0; i < order.size(); ++i) {
+    for (int i = 0; i < selected; ++i) {
       const LoraModule& module = *(*experts_)[candidates[order[i]]].Find(layer, proj);
       const int64_t rank = module.a.dim(0);
-      scratch_.resize(rank + out_dim);
-      float* ax = scratch_.data();
-      float* bax = ax + rank;
-      MatVec(module.a.data(), rank, in_dim, in, ax);      // [r]
-      MatVec(module.b.data(), out_dim, rank, ax, bax);    // [out]
-      Axpy(weights[i] * module.scale, bax, out, out_dim);
+      float* ax = ax_.data();
+      MatVec(module.a.data(), rank, in_dim, in, ax);  // [r] = A[r, in] x[in]
+      // [out] += w s B[out, r] ax[r] = sum_r (w s ax_r) B^T[r, :]
+      const float* b_t = slot.b_transposed[order[i]].data();
+      const float coefficient = weights[i] * module.scale;
+      for (int64_t r = 0; r < rank; ++r) Axpy(coefficient * ax[r], b_t + r * out_dim, out, out_dim);
     }
     return;
   }
   // (sum_e w_e s_e B_e) ((sum_e w_e A_e) x)
   const int64_t rank = (*experts_)[candidates[order[0]]].Find(layer, proj)->a.dim(0);
   std::vector<float> a_mix(rank * in_dim, 0.0f), b_mix(out_dim * rank, 0.0f);
-  for (size_t i = 0; i < order.size(); ++i) {
+  for (int i = 0; i < selected; ++i) {
     const LoraModule& module = *(*experts_)[candidates[order[i]]].Find(layer, proj);
     Axpy(weights[i], module.a.data(), a_mix.data(), rank * in_dim);
     Axpy(weights[i] * module.scale, module.b.data(), b_mix.data(), out_dim * rank);
@@ -212,9 +246,10 @@ absl::StatusOr<std::vector<float>> Session::Step(int64_t token) {
   routing_.resize(trace_base + c.num_layers * kNumProj * experts, 0.0f);
   auto trace = [&](int64_t l, Proj p) { return routing_.data() + trace_base + (l * kNumProj + static_cast<int>(p)) * experts; };
 
-  std::vector<float> x(model_->embed.data() + token * d, model_->embed.data() + (token + 1) * d);  // [d]
-  std::vector<float> h(d), q(c.num_heads * hd), attn(c.num_heads * hd), proj_out(d);
-  std::vector<float> gate(f), up(f), scores(pos + 1);
+  std::vector<float>&x = x_, &h = h_, &q = q_, &attn = attn_, &proj_out = proj_out_, &gate = gate_, &up = up_;
+  std::copy(model_->embed.data() + token * d, model_->embed.data() + (token + 1) * d, x.begin());  // [d]
+  float* scores = scores_.data();  // [pos + 1]
+  RopeAngles(hd, pos, c.rope_theta, rope_cos_.data(), rope_sin_.data());
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const LlamaLayer& layer = model_->layers[l];
     const int li = static_cast<int>(l);
@@ -226,8 +261,8 @@ absl::StatusOr<std::vector<float>> Session::Step(int64_t token) {
     Linear(li, Proj::kQ, h.data(), q.data(), trace(l, Proj::kQ));
     Linear(li, Proj::kK, h.data(), k_row, trace(l, Proj::kK));
     Linear(li, Proj::kV, h.data(), v_row, trace(l, Proj::kV));
-    for (int64_t head = 0; head < c.num_heads; ++head) ApplyRope(q.data() + head * hd, hd, pos, c.rope_theta);
-    for (int64_t head = 0; head < c.num_kv_heads; ++head) ApplyRope(k_row + head * hd, hd, pos, c.rope_theta);
+    for (int64_t head = 0; head < c.num_heads; ++head) ApplyRope(q.data() + head * hd, hd, rope_cos_.data(), rope_sin_.data());
+    for (int64_t head = 0; head < c.num_kv_heads; ++head) ApplyRope(k_row + head * hd, hd, rope_cos_.data(), rope_sin_.data());
 
     // attn_head = softmax(q_head K^T / sqrt(hd)) V over positions 0..pos
     const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -237,7 +272,7 @@ absl::StatusOr<std::vector<float>> Session::Step(int64_t token) {
       for (int64_t t = 0; t <= pos; ++t) {
         scores[t] = Dot(q_head, key_cache_[l].data() + t * kv + kv_head * hd, hd) * inv_sqrt;
       }
-      Softmax(scores.data(), pos + 1);
+      Softmax(scores, pos + 1);
       float* out_head = attn.data() + head * hd;
       std::fill(out_head, out_head + hd, 0.0f);
       for (int64_t t = 0; t <= pos; ++t) {

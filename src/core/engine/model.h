@@ -94,14 +94,21 @@ class Session {
   int64_t position_ = 0;
   std::vector<std::vector<float>> key_cache_;    // per layer [max_positions, kv*hd]
   std::vector<std::vector<float>> value_cache_;  // per layer [max_positions, kv*hd]
-  // Per (layer, proj): the experts adapting it and their prototypes [E', in].
+  // Per (layer, proj): the experts adapting it, their prototypes [E', in]
+  // and each one's B transposed [rank, out] (B x as rows added to the output).
   struct ModuleExperts {
     std::vector<int> experts;
     std::vector<float> prototypes;
+    std::vector<std::vector<float>> b_transposed;
   };
   std::vector<ModuleExperts> module_experts_;  // [layers * kNumProj]
   std::vector<float> routing_;
-  std::vector<float> scratch_;
+  // Buffers reused by every Step() (no allocation per token): the residual
+  // stream and activations, attention scores, RoPE's cos/sin at this
+  // position, a module's routing (order, weights) and its experts' A x.
+  std::vector<float> x_, h_, q_, attn_, proj_out_, gate_, up_, scores_, rope_cos_, rope_sin_, ax_;
+  std::vector<int32_t> order_;
+  std::vector<float> weights_;
 };
 
 struct Generation {
