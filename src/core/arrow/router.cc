@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "src/core/engine/kernels.h"
 
 namespace libra::arrow {
 namespace {
@@ -49,24 +50,9 @@ absl::Status Shapes(const Tensor& hidden, const Tensor& prototypes, int64_t* tok
 
 }  // namespace
 
-float Dot(const float* a, const float* b, int64_t n) {
-  // Eight independent partial sums: no loop-carried dependency on one
-  // register, so the loop vectorises without -ffast-math.
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-    s4 += a[i + 4] * b[i + 4];
-    s5 += a[i + 5] * b[i + 5];
-    s6 += a[i + 6] * b[i + 6];
-    s7 += a[i + 7] * b[i + 7];
-  }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7));
-}
+// The engine's kernel: SIMD natively and in wasm (its eight-lane order;
+// the tail, past the last multiple of 8, is added after the lanes).
+float Dot(const float* a, const float* b, int64_t n) { return engine::Dot(a, b, n); }
 
 absl::Status RouteRaw(const float* hidden, int64_t tokens, const float* prototypes,
                       int64_t experts, int64_t dim, const RouterOptions& options,
@@ -78,7 +64,9 @@ absl::Status RouteRaw(const float* hidden, int64_t tokens, const float* prototyp
   }
   const int k = options.top_k;
   const float inv_temperature = 1.0f / options.temperature;
-  std::vector<float> top_logit(k);
+  float top_logit_small[16];  // no allocation for the usual k (the engine routes every module of every token)
+  std::vector<float> top_logit_large(k > 16 ? k : 0);
+  float* top_logit = k > 16 ? top_logit_large.data() : top_logit_small;
   for (int64_t t = 0; t < tokens; ++t) {
     const float* x = hidden + t * dim;
     int32_t* top_expert = experts_out + t * k;

@@ -59,7 +59,7 @@ absl::Status RouteRaw(const float* hidden, int64_t tokens, const float* prototyp
 absl::StatusOr<Tensor> ArrowLogits(const Tensor& hidden, const Tensor& prototypes,
                                    float temperature = 1.0f);
 
-// <a, b> over n floats with independent accumulators (vectorisable).
+// <a, b> over n floats: src/core/engine/kernels.h's Dot (SIMD, native and wasm).
 float Dot(const float* a, const float* b, int64_t n);
 
 }  // namespace libra::arrow
