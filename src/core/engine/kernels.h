@@ -1,9 +1,12 @@
 // Vectorisable float32 kernels for the inference engine.
 //
-// Written by hand with eight independent accumulators so that both GCC
-// (-O3) and Emscripten (-O3 -msimd128) vectorise them without -ffast-math:
-// Eigen has no wasm SIMD path and a single-accumulator dot product does not
-// vectorise at all (see shared toolchain notes).
+// Dot products run on eight float lanes written with GCC/Clang vector
+// extensions (kernels.cc): one AVX register natively, two SIMD128 registers
+// in wasm (em++ -O3 -msimd128), from one source. Eigen has no wasm SIMD
+// path, and clang 14 vectorised the earlier portable eight-accumulator loop
+// for wasm into two-lane vectors built from scalar loads (four times slower).
+// MatVec takes rows in blocks (four natively, two in wasm) that share the
+// loads of x; each row sums exactly as Dot does.
 //
 //   MatVec(w.data(), rows, cols, x, y);   // y[rows] = W[rows, cols] x[cols]
 //   RmsNorm(x, gamma, d, 1e-6f, out);
