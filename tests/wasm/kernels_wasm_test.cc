@@ -50,6 +50,23 @@ int main() {
       }
     }
   }
+  for (int rows = 0; rows <= 9; ++rows) {  // rows stride floats apart, NaN between them
+    for (int cols = 1; cols <= 20; cols += 3) {
+      const int stride = cols + 5;
+      std::vector<float> w(rows * stride, std::nanf("")), x(cols), y(rows);
+      for (int r = 0; r < rows; ++r) {
+        for (int i = 0; i < cols; ++i) w[r * stride + i] = 0.25f * ((r * 5 + i * 3) % 13) - 1.5f;
+      }
+      for (int i = 0; i < cols; ++i) x[i] = 0.1f * i - 0.7f;
+      libra::engine::MatVecStrided(w.data(), rows, cols, stride, x.data(), y.data());
+      for (int r = 0; r < rows; ++r) {
+        double want = 0;
+        for (int i = 0; i < cols; ++i) want += double(w[r * stride + i]) * x[i];
+        Check(std::fabs(y[r] - want) <= 1e-5, "MatVecStrided vs direct sum", rows, cols, r);
+        Check(y[r] == Dot(w.data() + r * stride, x.data(), cols), "MatVecStrided row == Dot", rows, cols, r);
+      }
+    }
+  }
   std::vector<float> x = {3, 4}, y = {1, 1};
   libra::engine::Axpy(2, x.data(), y.data(), 2);
   Check(y[0] == 7 && y[1] == 9, "Axpy", 0, 0, 0);

@@ -20,6 +20,9 @@ namespace libra::engine {
 float Dot(const float* a, const float* b, int64_t n);
 // y = W x, W row-major [rows, cols].
 void MatVec(const float* w, int64_t rows, int64_t cols, const float* x, float* y);
+// The same over rows `stride` floats apart: y[r] = <w + r * stride, x>
+// over cols (a head's keys in a KV cache of rows wider than the head).
+void MatVecStrided(const float* w, int64_t rows, int64_t cols, int64_t stride, const float* x, float* y);
 // y += alpha * x
 void Axpy(float alpha, const float* x, float* y, int64_t n);
 // out = x / sqrt(mean(x^2) + eps) * gamma

@@ -246,7 +246,7 @@ absl::StatusOr<std::vector<float>> Session::Step(int64_t token) {
   routing_.resize(trace_base + c.num_layers * kNumProj * experts, 0.0f);
   auto trace = [&](int64_t l, Proj p) { return routing_.data() + trace_base + (l * kNumProj + static_cast<int>(p)) * experts; };
 
-  std::vector<float>&x = x_, &h = h_, &q = q_, &attn = attn_, &proj_out = proj_out_, &gate = gate_, &up = up_;
+  std::vector<float> &x = x_, &h = h_, &q = q_, &attn = attn_, &proj_out = proj_out_, &gate = gate_, &up = up_;
   std::copy(model_->embed.data() + token * d, model_->embed.data() + (token + 1) * d, x.begin());  // [d]
   float* scores = scores_.data();  // [pos + 1]
   RopeAngles(hd, pos, c.rope_theta, rope_cos_.data(), rope_sin_.data());
@@ -261,17 +261,18 @@ absl::StatusOr<std::vector<float>> Session::Step(int64_t token) {
     Linear(li, Proj::kQ, h.data(), q.data(), trace(l, Proj::kQ));
     Linear(li, Proj::kK, h.data(), k_row, trace(l, Proj::kK));
     Linear(li, Proj::kV, h.data(), v_row, trace(l, Proj::kV));
-    for (int64_t head = 0; head < c.num_heads; ++head) ApplyRope(q.data() + head * hd, hd, rope_cos_.data(), rope_sin_.data());
-    for (int64_t head = 0; head < c.num_kv_heads; ++head) ApplyRope(k_row + head * hd, hd, rope_cos_.data(), rope_sin_.data());
+    const float *cos_angle = rope_cos_.data(), *sin_angle = rope_sin_.data();
+    for (int64_t head = 0; head < c.num_heads; ++head) ApplyRope(q.data() + head * hd, hd, cos_angle, sin_angle);
+    for (int64_t head = 0; head < c.num_kv_heads; ++head) ApplyRope(k_row + head * hd, hd, cos_angle, sin_angle);
 
     // attn_head = softmax(q_head K^T / sqrt(hd)) V over positions 0..pos
     const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
     for (int64_t head = 0; head < c.num_heads; ++head) {
       const int64_t kv_head = head / group;
       const float* q_head = q.data() + head * hd;
-      for (int64_t t = 0; t <= pos; ++t) {
-        scores[t] = Dot(q_head, key_cache_[l].data() + t * kv + kv_head * hd, hd) * inv_sqrt;
-      }
+      // [pos + 1] = K[0..pos, kv_head] q_head (cache rows kv floats apart), / sqrt(hd)
+      MatVecStrided(key_cache_[l].data() + kv_head * hd, pos + 1, hd, kv, q_head, scores);
+      for (int64_t t = 0; t <= pos; ++t) scores[t] *= inv_sqrt;
       Softmax(scores, pos + 1);
       float* out_head = attn.data() + head * hd;
       std::fill(out_head, out_head + hd, 0.0f);

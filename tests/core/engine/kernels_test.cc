@@ -51,6 +51,30 @@ TEST(KernelsTest, MatVecEqualsDirectSumsAndDotAtEverySize) {
   }
 }
 
+// Rows `stride` floats apart (a head's keys in a KV cache): each equals Dot
+// of that row and the direct sum, and the floats between rows are not read
+// into the result (NaN there would show).
+TEST(KernelsTest, MatVecStridedReadsOnlyItsColumns) {
+  const float nan = std::nanf("");
+  for (int rows = 0; rows <= 9; ++rows) {
+    for (int cols = 1; cols <= 20; cols += 3) {
+      const int stride = cols + 5;
+      std::vector<float> w(rows * stride, nan), x(cols), y(rows);
+      for (int r = 0; r < rows; ++r) {
+        for (int i = 0; i < cols; ++i) w[r * stride + i] = 0.25f * ((r * 5 + i * 3) % 13) - 1.5f;
+      }
+      for (int i = 0; i < cols; ++i) x[i] = 0.1f * i - 0.7f;
+      MatVecStrided(w.data(), rows, cols, stride, x.data(), y.data());
+      for (int r = 0; r < rows; ++r) {
+        double want = 0;
+        for (int i = 0; i < cols; ++i) want += double(w[r * stride + i]) * x[i];
+        EXPECT_NEAR(y[r], want, 1e-5) << rows << "x" << cols << " row " << r;
+        EXPECT_EQ(y[r], Dot(w.data() + r * stride, x.data(), cols)) << rows << "x" << cols << " row " << r;
+      }
+    }
+  }
+}
+
 TEST(KernelsTest, RmsNormAndSoftmax) {
   const std::vector<float> x = {3, 4};
   const std::vector<float> g = {1, 2};
