@@ -1,14 +1,16 @@
 // Paper (c): "Guiding Language Model Reasoning with Planning Tokens"
-// (Wang et al., COLM 2024), at quick scale on synthetic multi-step
-// arithmetic chains (README.md).
+// (Wang et al., COLM 2024): at quick scale on synthetic multi-step
+// arithmetic chains, at full scale on GSM8K with a Hugging Face checkpoint
+// (README.md).
 //
 // The method: infer a type for every reasoning step (Arithmetic: its
 // operators; K-means or SQ-VAE on the frozen base's step embeddings), put
 // planning tokens before each step, and fine-tune (LoRA plus the new
-// tokens' rows) so that the model writes its plan before each step. Plain
-// chain-of-thought fine-tuning and the untyped General tokens are the
-// controls. Stages: OpenSetup (base, data), then per seed InferStepTypes
-// and TrainConditions, then derived metrics, claims and plots.
+// tokens' rows, or every parameter) so that the model writes its plan
+// before each step. Plain chain-of-thought fine-tuning and the untyped
+// General tokens are the controls. Stages: OpenSetup (base, data, step
+// embeddings), then per seed InferStepTypes and TrainConditions, then
+// derived metrics, claims and plots.
 #include "third_party/system/torch_pch.hpp"  // first: LibTorch, precompiled
 #include <algorithm>
 #include <chrono>
@@ -23,8 +25,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "nlohmann/json.hpp"
+#include "papers/common/config_override.h"
 #include "papers/common/reproduce.h"
 #include "papers/common/results.h"
 #include "papers/lab/testbed_lab.h"
@@ -32,12 +36,13 @@
 #include "src/core/cluster/partition_agreement.h"
 #include "src/core/io/atomic_file.h"
 #include "src/core/status_macros.h"
-#include "src/core/text/byte_tokenizer.h"
+#include "src/core/text/model_tokenizer.h"
 #include "src/data/gsm8k.h"
 #include "src/data/planning_tokens.h"
 #include "src/data/synthetic/arithmetic_chains.h"
 #include "src/nn/adapters.h"
 #include "src/nn/checkpoint.h"
+#include "src/nn/config.h"
 #include "src/nn/examples.h"
 #include "src/nn/model.h"
 #include "src/nn/planning_tokens.h"
@@ -51,24 +56,70 @@ using StepTypes = std::vector<std::vector<std::string>>;  // per step, its types
 
 // Data: chains of 1-4 steps (the base knows single steps).
 constexpr int kMinSteps = 1, kMaxSteps = 4;
-constexpr int kShortMax = 2;  // C4's buckets, fixed before the run: 1-2 vs 3-4 steps
 constexpr uint64_t kDataSeed = 7;
-constexpr int kTrainExamples = 300, kDevExamples = 12, kTestPerLength = 10;
-// Fine-tuning, the same for every condition: LoRA r 16, alpha 16 on the MLP
-// projections (the paper's), plus the new tokens' rows; two rounds, the
-// round chosen on dev.
-constexpr int64_t kLoraRank = 16;
-constexpr double kLoraAlpha = 16.0;
-constexpr int kRounds = 2;
-constexpr int64_t kRoundSteps = 50, kBatch = 8;
-constexpr double kLearningRate = 3e-3;
-constexpr int64_t kMaxNewTokens = 80;
 // Planning tokens: one prefix and one token per type (General: two prefixes,
 // the same count, untyped); K = 5 types for K-means and SQ-VAE.
 constexpr int kPrefix = 1, kSpecial = 1, kTypes = 5;
 // SQ-VAE, narrower than the authors' 512/64 for a 64-wide base.
 constexpr int64_t kVaeHidden = 64, kVaeCode = 16;
 constexpr double kVaeLearningRate = 1e-3;
+
+// Data sizes, fine-tuning and evaluation, fixed per scale before the run;
+// $LIBRA_PLANNING_TOKENS_CONFIG (a JSON object) overrides fields for
+// exploration (and the full-scale test's few steps). results.json records
+// the configuration used.
+struct PlanningConfig {
+  // Quick: synthetic problems per split (test: per chain length). Full:
+  // `train` caps train.jsonl (0: all), the last `dev` of its lines are the
+  // dev split, and `test` caps test.jsonl (0: all).
+  int train = 300, dev = 12, test = 10;
+  // The same for every condition: LoRA r 16, alpha 16 on the MLP
+  // projections (the paper's), plus the new tokens' rows; `rounds` rounds of
+  // `round_steps`, the round chosen on dev. Full fine-tuning trains every
+  // parameter at `full_lr`, a tenth of LoRA's (the usual ratio; the paper
+  // gives no rate for it).
+  int rounds = 2;
+  int64_t round_steps = 100, batch = 8;
+  double lr = 3e-3, full_lr = 3e-4;
+  int64_t lora_rank = 16;
+  double lora_alpha = 16.0;
+  int64_t max_length = 256, max_new_tokens = 80;
+  // C4's buckets: chains of at most `short_max` steps are short.
+  int short_max = 2;
+
+  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(PlanningConfig, train, dev, test, rounds,
+                                              round_steps, batch, lr, full_lr, lora_rank,
+                                              lora_alpha, max_length, max_new_tokens, short_max)
+};
+
+// Standard scale: twice the chains, dev twice as large, and six times the
+// fine-tuning examples of quick (batch 32, 3 rounds of 100 steps); about
+// ten minutes on two cores.
+PlanningConfig StandardScaleConfig() {
+  PlanningConfig c;
+  c.train = 600;
+  c.dev = 24;
+  c.rounds = 3;
+  c.batch = 32;
+  return c;
+}
+
+// Full scale: GSM8K with a Hugging Face checkpoint, the authors' LoRA
+// learning rate (2e-4) and longer solutions.
+PlanningConfig FullScaleConfig() {
+  PlanningConfig c;
+  c.train = 0;
+  c.dev = 100;
+  c.test = 0;
+  c.rounds = 3;
+  c.round_steps = 1000;
+  c.lr = 2e-4;
+  c.full_lr = 2e-5;
+  c.max_length = 512;
+  c.max_new_tokens = 256;
+  c.short_max = 3;
+  return c;
+}
 
 enum class Method { kPlain, kGeneral, kArithmetic, kKMeans, kSqVae };
 struct Condition {
@@ -84,20 +135,24 @@ constexpr Condition kConditions[] = {{"cot", "plain CoT", Method::kPlain},
 constexpr const char* kTyped[] = {"arithmetic", "kmeans", "sqvae"};
 
 struct Setup {
-  ArithmeticBaseConfig base_config;
-  std::string base_dir;
+  PlanningConfig config;
+  std::string base_dir;   // its tokenizer.json, when it has one, is the tokenizer
+  std::string base_text;  // what the report says of the base
   std::vector<Gsm8kExample> train, dev, test;
+  std::vector<int> lengths;                    // the chain lengths test has, ascending
   std::vector<torch::Tensor> step_embeddings;  // per train example [steps, hidden]
-  std::vector<int> true_operators;             // per train step, flattened
+  std::vector<std::string> true_operators;     // per train step, flattened: its operators
 };
 
 // The base's folder; `reused` tells whether it was there already (a given
-// --base_model always is).
+// --base_model always is). Quick scale checks that a given folder is this
+// paper's base.
 absl::StatusOr<std::string> OpenBase(const RunContext& ctx, const ArithmeticBaseConfig& config,
                                      bool* reused) {
   *reused = true;
   if (ctx.options.base_model.empty()) return CachedArithmeticBase(*ctx.cache, config, reused);
   const std::string dir = ctx.options.base_model;
+  if (ctx.full()) return dir;
   LIBRA_ASSIGN_OR_RETURN(std::string key, ReadFile(dir + "/base_key.json"));
   if (nlohmann::json::parse(key, nullptr, false) != ArithmeticBaseDefinition(config)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -119,56 +174,106 @@ absl::StatusOr<std::vector<int64_t>> ChainIds(const text::Tokenizer& tokenizer,
   return ids;
 }
 
-absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
-  // Standard scale runs the quick configuration (no larger one is defined).
-  if (ctx.full() || !ctx.options.data.empty()) {
-    return absl::UnimplementedError(
-        "planning_tokens: only --scale quick on the synthetic chains is implemented "
-        "(--scale full with GSM8K and a tokenizer.json checkpoint is not yet)");
+// The base's single-step exact match from its pretrain.json.
+std::string BaseCompetence(const nlohmann::json& report) {
+  if (!report.is_object() || !report.contains("single_step_exact_match_train_phrasings")) {
+    return "unknown";
   }
-  Setup s;
+  return absl::StrFormat("%.3f in training phrasings, %.3f in held-out phrasings",
+                         report.value("single_step_exact_match_train_phrasings", 0.0),
+                         report.value("single_step_exact_match_heldout_phrasings", 0.0));
+}
+
+// Quick scale: the synthetic chains and the cached arithmetic base.
+absl::Status OpenQuickData(const RunContext& ctx, Setup& s, Results& results) {
+  const ArithmeticBaseConfig base_config;
   const auto base_start = std::chrono::steady_clock::now();
   bool reused = true;
-  LIBRA_ASSIGN_OR_RETURN(s.base_dir, OpenBase(ctx, s.base_config, &reused));
+  LIBRA_ASSIGN_OR_RETURN(s.base_dir, OpenBase(ctx, base_config, &reused));
   results.AddStageTime(reused ? "base model (reused)" : "base model (pretrained)",
                        SecondsSince(base_start));
-  const auto options = ChainOptions(s.base_config, kDataSeed, kMinSteps, kMaxSteps);
-  s.train = data::synthetic::ArithmeticChains(options, "train", kTrainExamples);
-  s.dev = data::synthetic::ArithmeticChains(options, "validation", kDevExamples);
+  const auto options = ChainOptions(base_config, kDataSeed, kMinSteps, kMaxSteps);
+  s.train = data::synthetic::ArithmeticChains(options, "train", s.config.train);
+  s.dev = data::synthetic::ArithmeticChains(options, "validation", s.config.dev);
   for (int length = kMinSteps; length <= kMaxSteps; ++length) {
-    auto one = ChainOptions(s.base_config, kDataSeed, length, length);
-    for (Gsm8kExample& e : data::synthetic::ArithmeticChains(one, "test", kTestPerLength)) {
+    auto one = ChainOptions(base_config, kDataSeed, length, length);
+    for (Gsm8kExample& e : data::synthetic::ArithmeticChains(one, "test", s.config.test)) {
       s.test.push_back(std::move(e));
     }
-  }
-  // Step embeddings of the frozen base, once (they do not depend on the seed).
-  LIBRA_ASSIGN_OR_RETURN(nn::CausalLM base, nn::LoadCheckpoint(s.base_dir, torch::kCPU));
-  base->eval();
-  text::ByteTokenizer tokenizer;
-  for (const Gsm8kExample& e : s.train) {
-    std::vector<std::pair<int64_t, int64_t>> spans;
-    LIBRA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, ChainIds(tokenizer, e, spans));
-    LIBRA_ASSIGN_OR_RETURN(torch::Tensor embeddings, nn::StepEmbeddings(*base, ids, spans));
-    s.step_embeddings.push_back(embeddings);
-    for (char op : data::synthetic::ChainOperators(e)) s.true_operators.push_back(op);
   }
   auto pretrain = ReadFile(s.base_dir + "/pretrain.json");
   const nlohmann::json report =
       pretrain.ok() ? nlohmann::json::parse(*pretrain, nullptr, false) : nlohmann::json();
-  results.SetConfig({{"base", ArithmeticBaseDefinition(s.base_config)},
-                     {"train", kTrainExamples}, {"dev", kDevExamples},
-                     {"test_per_length", kTestPerLength}, {"steps", {kMinSteps, kMaxSteps}},
-                     {"rounds", kRounds}, {"round_steps", kRoundSteps}, {"batch", kBatch},
-                     {"lr", kLearningRate}, {"lora_rank", kLoraRank}, {"lora_alpha", kLoraAlpha},
-                     {"n_prefix", kPrefix}, {"n_special", kSpecial}, {"types", kTypes}});
-  results.SetSetup(absl::StrCat(
-      "Base: byte-level Llama, hidden ", s.base_config.hidden, ", ", s.base_config.layers,
-      " layers, pretrained ", s.base_config.steps, " steps on single-step problems; greedy exact "
-      "match on single-step test problems (held-out phrasings included): ",
-      report.is_object() ? absl::StrFormat("%.3f", report.value("single_step_exact_match", 0.0))
-                         : "unknown",
-      ". Train ", kTrainExamples, " chains of ", kMinSteps, "-", kMaxSteps, " steps, dev ",
-      kDevExamples, ", test ", kTestPerLength, " per chain length."));
+  s.base_text = absl::StrCat(
+      "Base: byte-level Llama, hidden ", base_config.hidden, ", ", base_config.layers,
+      " layers, pretrained ", base_config.steps, " steps on single-step problems; greedy exact "
+      "match on single-step test problems: ", BaseCompetence(report), ".");
+  return absl::OkStatus();
+}
+
+// Full scale: DIR/train.jsonl and DIR/test.jsonl in GSM8K format, and the
+// checkpoint given by --base_model.
+absl::Status OpenFullData(const RunContext& ctx, Setup& s) {
+  s.base_dir = ctx.options.base_model;
+  LIBRA_ASSIGN_OR_RETURN(s.train, data::ReadGsm8kJsonl(ctx.options.data + "/train.jsonl"));
+  LIBRA_ASSIGN_OR_RETURN(s.test, data::ReadGsm8kJsonl(ctx.options.data + "/test.jsonl"));
+  const PlanningConfig& c = s.config;
+  if (static_cast<int>(s.train.size()) <= c.dev) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        ctx.options.data, "/train.jsonl: ", s.train.size(), " problems; the dev split alone takes ",
+        c.dev, " (the file's last lines)"));
+  }
+  s.dev.assign(s.train.end() - c.dev, s.train.end());
+  s.train.resize(s.train.size() - c.dev);
+  if (c.train > 0 && static_cast<int>(s.train.size()) > c.train) s.train.resize(c.train);
+  if (c.test > 0 && static_cast<int>(s.test.size()) > c.test) s.test.resize(c.test);
+  if (s.test.empty()) return absl::InvalidArgumentError(ctx.options.data + "/test.jsonl: no problems");
+  LIBRA_ASSIGN_OR_RETURN(nn::ModelConfig mc, nn::ReadModelConfig(s.base_dir + "/config.json"));
+  s.base_text = absl::StrCat("Base: the checkpoint ", s.base_dir, " (", mc.model_type, ", hidden ",
+                             mc.hidden_size, ", ", mc.num_hidden_layers, " layers). Data: ",
+                             ctx.options.data, " (GSM8K format; the last ", c.dev,
+                             " train lines are the dev split).");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Setup> OpenSetup(const RunContext& ctx, Results& results) {
+  Setup s;
+  s.config = ctx.full() ? FullScaleConfig() : ctx.standard() ? StandardScaleConfig() : PlanningConfig();
+  LIBRA_RETURN_IF_ERROR(OverrideConfigFromEnvironment(s.config, "LIBRA_PLANNING_TOKENS_CONFIG"));
+  if (ctx.full()) {
+    LIBRA_RETURN_IF_ERROR(OpenFullData(ctx, s));
+  } else {
+    if (!ctx.options.data.empty()) {
+      return absl::InvalidArgumentError("planning_tokens: --data is for --scale full (GSM8K)");
+    }
+    LIBRA_RETURN_IF_ERROR(OpenQuickData(ctx, s, results));
+  }
+  for (const Gsm8kExample& e : s.test) s.lengths.push_back(e.chain_length);
+  std::sort(s.lengths.begin(), s.lengths.end());
+  s.lengths.erase(std::unique(s.lengths.begin(), s.lengths.end()), s.lengths.end());
+  // Step embeddings of the frozen base, once (they do not depend on the
+  // seed); the true labels are each step's operators (Arithmetic's types).
+  LIBRA_ASSIGN_OR_RETURN(nn::CausalLM base, nn::LoadCheckpoint(s.base_dir, torch::kCPU));
+  base->eval();
+  LIBRA_ASSIGN_OR_RETURN(std::unique_ptr<text::Tokenizer> tokenizer,
+                         text::LoadModelTokenizer(s.base_dir));
+  LIBRA_RETURN_IF_ERROR(
+      text::CheckTokenizerFitsModel(*tokenizer, base->config().vocab_size, s.base_dir));
+  for (const Gsm8kExample& e : s.train) {
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    LIBRA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, ChainIds(*tokenizer, e, spans));
+    LIBRA_ASSIGN_OR_RETURN(torch::Tensor embeddings, nn::StepEmbeddings(*base, ids, spans));
+    s.step_embeddings.push_back(embeddings);
+    for (const std::string& step : e.steps) {
+      s.true_operators.push_back(absl::StrJoin(data::ArithmeticTypes(step), " "));
+    }
+  }
+  results.SetConfig({{"base", ctx.full() ? nlohmann::json(s.base_dir)
+                                         : ArithmeticBaseDefinition(ArithmeticBaseConfig())},
+                     {"planning", s.config}, {"n_prefix", kPrefix}, {"n_special", kSpecial},
+                     {"types", kTypes}});
+  results.SetSetup(absl::StrCat(s.base_text, " Train ", s.train.size(), " chains, dev ",
+                                s.dev.size(), ", test ", s.test.size(), "."));
   return s;
 }
 
@@ -181,6 +286,16 @@ std::vector<StepTypes> NamedTypes(const Setup& s, const std::vector<int>& labels
     StepTypes types;
     for (size_t i = 0; i < e.steps.size(); ++i) types.push_back({absl::StrCat(prefix, labels[next++])});
     out.push_back(std::move(types));
+  }
+  return out;
+}
+
+// Labels as integers, equal labels equal integers (for NMI).
+std::vector<int> LabelIndices(const std::vector<std::string>& labels) {
+  std::map<std::string, int> index;
+  std::vector<int> out;
+  for (const std::string& label : labels) {
+    out.push_back(index.emplace(label, static_cast<int>(index.size())).first->second);
   }
   return out;
 }
@@ -207,10 +322,9 @@ absl::StatusOr<std::map<Method, std::vector<StepTypes>>> InferStepTypes(const Se
   vae.learning_rate = kVaeLearningRate;
   vae.seed = seed;
   LIBRA_ASSIGN_OR_RETURN(std::vector<int> sqvae, nn::SqVaeTypes(s.step_embeddings, vae));
-  LIBRA_ASSIGN_OR_RETURN(double kmeans_nmi,
-                         cluster::NormalizedMutualInformation(kmeans, s.true_operators));
-  LIBRA_ASSIGN_OR_RETURN(double sqvae_nmi,
-                         cluster::NormalizedMutualInformation(sqvae, s.true_operators));
+  const std::vector<int> truth = LabelIndices(s.true_operators);
+  LIBRA_ASSIGN_OR_RETURN(double kmeans_nmi, cluster::NormalizedMutualInformation(kmeans, truth));
+  LIBRA_ASSIGN_OR_RETURN(double sqvae_nmi, cluster::NormalizedMutualInformation(sqvae, truth));
   results.AddValue("kmeans/nmi", seed, kmeans_nmi);
   results.AddValue("sqvae/nmi", seed, sqvae_nmi);
   types[Method::kKMeans] = NamedTypes(s, kmeans, "k");
@@ -223,25 +337,28 @@ data::PlanningOptions OptionsFor(Method method) {
   return {kPrefix, kSpecial};
 }
 
-// "<plus_0>" -> the bytes of "plus": the key word a new row starts from.
-std::vector<int32_t> KeyWordBytes(const std::string& token) {
-  const std::string word = token.substr(1, token.rfind('_') - 1);
-  return std::vector<int32_t>(word.begin(), word.end());
+// A new token's key word, in the tokenizer's pieces: "<plus_0>" -> "plus";
+// a byte-level vocabulary has no word pieces, so its bytes.
+absl::StatusOr<std::vector<int32_t>> KeyWordIds(const text::Tokenizer& tokenizer,
+                                                const std::string& token) {
+  return tokenizer.Encode(token.substr(1, token.rfind('_') - 1));
 }
 
 struct Model {
   nn::CausalLM model{nullptr};
-  text::ByteTokenizer tokenizer;
+  std::unique_ptr<text::Tokenizer> tokenizer;
   std::vector<nn::TokenizedExample> train;
   double added_fraction = 0;
 };
 
-// The base with the condition's planning tokens and a fresh LoRA, and the
+// The base with the condition's planning tokens (in the tokenizer and as new
+// rows) and a fresh LoRA, or every parameter trainable (`full`); and the
 // condition's training targets.
 absl::StatusOr<Model> PrepareModel(const Setup& s, Method method,
-                                   const std::vector<StepTypes>* types, int seed) {
+                                   const std::vector<StepTypes>* types, int seed, bool full) {
   Model m;
   LIBRA_ASSIGN_OR_RETURN(m.model, nn::LoadCheckpoint(s.base_dir, torch::kCPU));
+  LIBRA_ASSIGN_OR_RETURN(m.tokenizer, text::LoadModelTokenizer(s.base_dir));
   const data::PlanningOptions options = OptionsFor(method);
   if (method != Method::kPlain) {
     std::vector<std::string> all;
@@ -249,9 +366,12 @@ absl::StatusOr<Model> PrepareModel(const Setup& s, Method method,
       for (const auto& step : example) all.insert(all.end(), step.begin(), step.end());
     }
     const std::vector<std::string> vocab = data::PlanningVocabulary(all, options);
-    LIBRA_RETURN_IF_ERROR(m.tokenizer.AddTokens(vocab, /*special=*/false).status());
     std::vector<std::vector<int32_t>> words;
-    for (const std::string& token : vocab) words.push_back(KeyWordBytes(token));
+    for (const std::string& token : vocab) {
+      LIBRA_ASSIGN_OR_RETURN(std::vector<int32_t> ids, KeyWordIds(*m.tokenizer, token));
+      words.push_back(std::move(ids));
+    }
+    LIBRA_RETURN_IF_ERROR(m.tokenizer->AddTokens(vocab, /*special=*/false).status());
     int64_t base_parameters = 0;
     for (const auto& [name, p] : nn::BaseStateDict(*m.model)) base_parameters += p.numel();
     m.model->AddTokens(nn::MeanEmbeddingRows(*m.model, words));
@@ -263,13 +383,13 @@ absl::StatusOr<Model> PrepareModel(const Setup& s, Method method,
                                    ? data::PlainChain(e.steps, e.answer)
                                    : data::PlannedChain(e.steps, (*types)[i], e.answer, options);
     LIBRA_ASSIGN_OR_RETURN(nn::TokenizedExample t,
-                           nn::EncodeExample(m.tokenizer, e.question, target,
-                                             s.base_config.max_length));
+                           nn::EncodeExample(*m.tokenizer, e.question, target, s.config.max_length));
     m.train.push_back(std::move(t));
   }
+  if (full) return m;  // every parameter trains, the new rows included
   nn::AdapterConfig lora;
-  lora.lora.rank = kLoraRank;
-  lora.lora.alpha = kLoraAlpha;
+  lora.lora.rank = s.config.lora_rank;
+  lora.lora.alpha = s.config.lora_alpha;
   lora.targets.names = {"gate_proj", "up_proj", "down_proj"};
   LIBRA_RETURN_IF_ERROR(nn::AttachAdapters(*m.model, lora, seed).status());
   return m;
@@ -282,29 +402,31 @@ struct Scores {
   std::string sample;  // one generated test solution
 };
 
-// Trains kRounds rounds; after each, exact match on dev and test; the round
-// best on dev (the earliest on ties) is reported, test never chooses.
-absl::StatusOr<Scores> TrainAndScore(const Setup& s, Model& m, Method method, int seed) {
+// Trains config.rounds rounds; after each, exact match on dev, and on test
+// when dev improved; the round best on dev (the earliest on ties) is
+// reported, test never chooses.
+absl::StatusOr<Scores> TrainAndScore(const Setup& s, Model& m, Method method, int seed, bool full) {
   // The prompt ends with the first step's prefix tokens (no type tokens).
   const std::string prompt_suffix =
       method == Method::kPlain ? "" : data::StepPlan({}, {OptionsFor(method).n_prefix, 0});
+  const PlanningConfig& c = s.config;
   Scores best;
-  for (int round = 1; round <= kRounds; ++round) {
+  for (int round = 1; round <= c.rounds; ++round) {
     nn::TrainOptions train;
-    train.learning_rate = kLearningRate;
+    train.learning_rate = full ? c.full_lr : c.lr;
     train.schedule = nn::Schedule::kConstant;
-    train.batch_size = kBatch;
-    train.max_steps = kRoundSteps;
+    train.batch_size = c.batch;
+    train.max_steps = c.round_steps;
     train.seed = static_cast<uint64_t>(seed) * 100 + round;
     train.progress = false;
     LIBRA_RETURN_IF_ERROR(nn::Train(*m.model, m.train, train).status());
-    LIBRA_ASSIGN_OR_RETURN(std::vector<bool> dev, SolveGreedily(*m.model, m.tokenizer, s.dev,
-                                                                prompt_suffix, kMaxNewTokens));
+    LIBRA_ASSIGN_OR_RETURN(std::vector<bool> dev, SolveGreedily(*m.model, *m.tokenizer, s.dev,
+                                                                prompt_suffix, c.max_new_tokens));
     if (Fraction(dev) <= best.dev) continue;
     std::vector<std::string> texts;
     LIBRA_ASSIGN_OR_RETURN(best.test_verdicts,
-                           SolveGreedily(*m.model, m.tokenizer, s.test, prompt_suffix,
-                                         kMaxNewTokens, &texts));
+                           SolveGreedily(*m.model, *m.tokenizer, s.test, prompt_suffix,
+                                         c.max_new_tokens, &texts));
     best.dev = Fraction(dev);
     best.test = Fraction(best.test_verdicts);
     best.round = round;
@@ -313,9 +435,8 @@ absl::StatusOr<Scores> TrainAndScore(const Setup& s, Model& m, Method method, in
   return best;
 }
 
-void RecordScores(const Setup& s, const Condition& c, const Scores& scores, int seed,
+void RecordScores(const Setup& s, const std::string& id, const Scores& scores, int seed,
                   Results& results) {
-  const std::string id = c.id;
   results.AddValue(id + "/test", seed, scores.test);
   results.AddValue(id + "/dev", seed, scores.dev);
   results.AddValue(id + "/round", seed, scores.round);
@@ -326,7 +447,7 @@ void RecordScores(const Setup& s, const Condition& c, const Scores& scores, int 
     const bool ok = scores.test_verdicts[i];
     by_length[length].first += ok;
     by_length[length].second += 1;
-    auto& bucket = length <= kShortMax ? short_chains : long_chains;
+    auto& bucket = length <= s.config.short_max ? short_chains : long_chains;
     bucket.first += ok;
     bucket.second += 1;
   }
@@ -334,28 +455,63 @@ void RecordScores(const Setup& s, const Condition& c, const Scores& scores, int 
     results.AddValue(absl::StrCat(id, "/len", length), seed,
                      static_cast<double>(counts.first) / counts.second);
   }
-  results.AddValue(id + "/short", seed, static_cast<double>(short_chains.first) / short_chains.second);
-  results.AddValue(id + "/long", seed, static_cast<double>(long_chains.first) / long_chains.second);
+  // An empty bucket (a test set without long chains) scores 0.
+  auto fraction = [](std::pair<int, int> b) { return b.second ? double(b.first) / b.second : 0.0; };
+  results.AddValue(id + "/short", seed, fraction(short_chains));
+  results.AddValue(id + "/long", seed, fraction(long_chains));
 }
 
+// One condition: prepare, train, score, record (and a sample for seed 1).
+absl::StatusOr<Scores> RunCondition(const Setup& s, const std::string& id, const std::string& label,
+                                    Method method, const std::vector<StepTypes>* types, bool full,
+                                    int seed, Results& results, double* added_fraction) {
+  const auto start = std::chrono::steady_clock::now();
+  LIBRA_ASSIGN_OR_RETURN(Model m, PrepareModel(s, method, types, seed, full));
+  *added_fraction = std::max(*added_fraction, m.added_fraction);
+  LIBRA_ASSIGN_OR_RETURN(Scores scores, TrainAndScore(s, m, method, seed, full));
+  RecordScores(s, id, scores, seed, results);
+  if (seed == 1) {
+    results.AddNote(absl::StrCat("A ", label, " solution (seed 1, last test problem): `",
+                                 absl::StrReplaceAll(scores.sample, {{"\n", "⏎"}}), "`"));
+  }
+  // One stage per condition; the seeds add up.
+  results.AddStageTime(absl::StrCat(label, " training"), SecondsSince(start));
+  return scores;
+}
+
+// The LoRA conditions, then full fine-tuning of plain CoT and of the typed
+// variant best on dev under LoRA (this seed's; ties: the first of kTyped).
 absl::Status TrainConditions(const Setup& s, int seed, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(auto types, InferStepTypes(s, seed, results));
   double added_fraction = 0;
+  std::map<std::string, double> dev;
   for (const Condition& c : kConditions) {
-    const auto start = std::chrono::steady_clock::now();
     const std::vector<StepTypes>* condition_types =
         c.method == Method::kPlain ? nullptr : &types.at(c.method);
-    LIBRA_ASSIGN_OR_RETURN(Model m, PrepareModel(s, c.method, condition_types, seed));
-    added_fraction = std::max(added_fraction, m.added_fraction);
-    LIBRA_ASSIGN_OR_RETURN(Scores scores, TrainAndScore(s, m, c.method, seed));
-    RecordScores(s, c, scores, seed, results);
-    if (seed == 1) {
-      results.AddNote(absl::StrCat("A ", c.label, " solution (seed 1, last test problem): `",
-                                   absl::StrReplaceAll(scores.sample, {{"\n", "⏎"}}), "`"));
-    }
-    // One stage per condition; the seeds add up.
-    results.AddStageTime(absl::StrCat(c.label, " training"), SecondsSince(start));
+    LIBRA_ASSIGN_OR_RETURN(Scores scores, RunCondition(s, c.id, c.label, c.method, condition_types,
+                                                       /*full=*/false, seed, results,
+                                                       &added_fraction));
+    dev[c.id] = scores.dev;
   }
+  const Condition* best = nullptr;
+  for (const Condition& c : kConditions) {
+    const bool typed = std::find(std::begin(kTyped), std::end(kTyped), std::string(c.id)) !=
+                       std::end(kTyped);
+    if (typed && (best == nullptr || dev[c.id] > dev[best->id])) best = &c;
+  }
+  LIBRA_RETURN_IF_ERROR(RunCondition(s, "full_cot", "full fine-tuning, plain CoT", Method::kPlain,
+                                     nullptr, /*full=*/true, seed, results, &added_fraction)
+                            .status());
+  LIBRA_RETURN_IF_ERROR(RunCondition(s, "full_typed", "full fine-tuning, best typed",
+                                     best->method, &types.at(best->method), /*full=*/true, seed,
+                                     results, &added_fraction)
+                            .status());
+  results.AddValue("full_typed/method", seed,
+                   static_cast<double>(std::find_if(std::begin(kTyped), std::end(kTyped),
+                                                    [&](const char* t) {
+                                                      return std::string(t) == best->id;
+                                                    }) -
+                                       std::begin(kTyped)));
   results.AddValue("added_fraction", seed, added_fraction);
   return absl::OkStatus();
 }
@@ -376,7 +532,7 @@ void RecordDerived(const RunContext& ctx, Results& results) {
   }
 }
 
-void JudgeClaims(Results& results) {
+void JudgeClaims(const Setup& s, Results& results) {
   // Margins fixed before the first run (README.md).
   for (const char* typed : kTyped) {
     results.AddClaim(Claim{absl::StrCat("C1_", typed, "_beats_cot"),
@@ -385,6 +541,11 @@ void JudgeClaims(Results& results) {
                            Quantity::Metric(absl::StrCat(typed, "/test")),
                            Quantity::Metric("cot/test"), Direction::kGreater, 0.02});
   }
+  results.AddClaim(Claim{"C1_full_typed_beats_cot",
+                         "Under full fine-tuning too, the typed variant best on dev beats plain "
+                         "chain-of-thought fine-tuning.",
+                         Quantity::Metric("full_typed/test"), Quantity::Metric("full_cot/test"),
+                         Direction::kGreater, 0.02});
   results.AddClaim(Claim{"C2_typed_beats_general",
                          "Typed planning tokens beat the untyped General tokens at equal count.",
                          Quantity::Metric("typed/test"), Quantity::Metric("general/test"),
@@ -393,8 +554,8 @@ void JudgeClaims(Results& results) {
                          Quantity::Metric("sqvae/test"), Quantity::Metric("kmeans/test"),
                          Direction::kAtLeast, 0.02});
   results.AddClaim(Claim{"C4_gain_grows_with_length",
-                         "The gain over plain CoT is larger on long chains (3-4 steps) than on "
-                         "short ones (1-2).",
+                         absl::StrCat("The gain over plain CoT is larger on long chains (more than ",
+                                      s.config.short_max, " steps) than on short ones."),
                          Quantity::Metric("gain/long"), Quantity::Metric("gain/short"),
                          Direction::kGreater, 0.0});
   results.AddClaim(Claim{"C5_new_embeddings_small",
@@ -403,13 +564,11 @@ void JudgeClaims(Results& results) {
                          Direction::kLess, 0.0});
 }
 
-void DescribePlots(Results& results) {
+void DescribePlots(const Setup& s, Results& results) {
   nlohmann::json series = nlohmann::json::array();
   for (const Condition& c : kConditions) {
     nlohmann::json metrics = nlohmann::json::array();
-    for (int length = kMinSteps; length <= kMaxSteps; ++length) {
-      metrics.push_back(absl::StrCat(c.id, "/len", length));
-    }
+    for (int length : s.lengths) metrics.push_back(absl::StrCat(c.id, "/len", length));
     series.push_back({{"label", c.label}, {"metrics", metrics}});
   }
   results.AddPlot({{"id", "accuracy_by_chain_length"},
@@ -417,7 +576,7 @@ void DescribePlots(Results& results) {
                    {"title", "Test exact match by chain length"},
                    {"xlabel", "reasoning steps"},
                    {"ylabel", "exact match"},
-                   {"x", {1, 2, 3, 4}},
+                   {"x", s.lengths},
                    {"series", series},
                    {"size", {6, 4}}});
 }
@@ -426,8 +585,8 @@ absl::Status Run(const RunContext& ctx, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(Setup setup, OpenSetup(ctx, results));
   for (int seed : ctx.seeds) LIBRA_RETURN_IF_ERROR(TrainConditions(setup, seed, results));
   RecordDerived(ctx, results);
-  JudgeClaims(results);
-  DescribePlots(results);
+  JudgeClaims(setup, results);
+  DescribePlots(setup, results);
   return absl::OkStatus();
 }
 

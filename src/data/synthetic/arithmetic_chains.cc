@@ -135,14 +135,15 @@ Gsm8kExample WriteProblem(int start, const std::vector<Operation>& chain, bool t
 
 std::vector<Gsm8kExample> ArithmeticChains(const ArithmeticChainOptions& options,
                                            const std::string& split, int count) {
-  const int wanted = split == "train" ? 0 : split == "validation" ? 1 : 2;
+  // -1: any bucket ("all").
+  const int wanted = split == "all" ? -1 : split == "train" ? 0 : split == "validation" ? 1 : 2;
   Rng rng(StableHash(absl::StrCat("arithmetic_chains/", split), options.seed));
   std::vector<Gsm8kExample> examples;
   while (static_cast<int>(examples.size()) < count) {
     const int steps = rng.Uniform(options.min_steps, options.max_steps);
     const int start = rng.Uniform(2, options.max_start);
     std::vector<Operation> chain = DrawChain(start, steps, options, rng);
-    if (SplitBucket(start, chain, options.seed) != wanted) continue;
+    if (wanted >= 0 && SplitBucket(start, chain, options.seed) != wanted) continue;
     examples.push_back(WriteProblem(start, chain, wanted == 2, options, rng));
     examples.back().split = split;
   }

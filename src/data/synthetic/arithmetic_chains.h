@@ -41,7 +41,10 @@ struct ArithmeticChainOptions {
 // (its start, operators and operands, whatever the phrasing) belongs to one
 // split only, by a hash of its content: test and validation never repeat a
 // train problem. Problems may repeat within a split when the space is small
-// (one-step chains).
+// (one-step chains). `split` "all" draws from the whole space with training
+// phrasings: a base model's pretraining, which may know every single fact
+// as a pretrained language model does, while the chains built from them
+// stay split.
 std::vector<Gsm8kExample> ArithmeticChains(const ArithmeticChainOptions& options,
                                            const std::string& split, int count);
 

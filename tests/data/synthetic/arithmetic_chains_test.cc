@@ -105,6 +105,28 @@ TEST(ArithmeticChainsTest, HeldOutPhrasingsOnlyInTestAndSplitsDisjoint) {
   }
 }
 
+// "all" (a base's pretraining) draws problems of every split, in training
+// phrasings only.
+TEST(ArithmeticChainsTest, AllSplitCoversEverySplitInTrainingPhrasings) {
+  ArithmeticChainOptions options;
+  options.min_steps = options.max_steps = 1;
+  options.max_value = 30;
+  options.max_start = 30;
+  std::set<std::string> all_steps;
+  for (const auto& e : ArithmeticChains(options, "all", 20000)) {
+    all_steps.insert(e.steps[0]);
+    for (const char* marker : {"finds", "sells", "ends up with", "shares them"}) {
+      EXPECT_EQ(e.question.find(marker), std::string::npos) << e.question;
+    }
+  }
+  for (const char* split : {"train", "validation", "test"}) {
+    int covered = 0;
+    const auto examples = ArithmeticChains(options, split, 50);
+    for (const auto& e : examples) covered += all_steps.count(e.steps[0]);
+    EXPECT_EQ(covered, 50) << split;
+  }
+}
+
 TEST(ArithmeticChainsTest, DeterministicPerSeedAndOperatorsRecovered) {
   ArithmeticChainOptions options;
   auto a = ArithmeticChains(options, "train", 30);
