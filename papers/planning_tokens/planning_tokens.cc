@@ -337,12 +337,8 @@ data::PlanningOptions OptionsFor(Method method) {
   return {kPrefix, kSpecial};
 }
 
-// A new token's key word, in the tokenizer's pieces: "<plus_0>" -> "plus";
-// a byte-level vocabulary has no word pieces, so its bytes.
-absl::StatusOr<std::vector<int32_t>> KeyWordIds(const text::Tokenizer& tokenizer,
-                                                const std::string& token) {
-  return tokenizer.Encode(token.substr(1, token.rfind('_') - 1));
-}
+// A new token's key word: "<plus_0>" -> "plus".
+std::string KeyWord(const std::string& token) { return token.substr(1, token.rfind('_') - 1); }
 
 struct Model {
   nn::CausalLM model{nullptr};
@@ -366,15 +362,11 @@ absl::StatusOr<Model> PrepareModel(const Setup& s, Method method,
       for (const auto& step : example) all.insert(all.end(), step.begin(), step.end());
     }
     const std::vector<std::string> vocab = data::PlanningVocabulary(all, options);
-    std::vector<std::vector<int32_t>> words;
-    for (const std::string& token : vocab) {
-      LIBRA_ASSIGN_OR_RETURN(std::vector<int32_t> ids, KeyWordIds(*m.tokenizer, token));
-      words.push_back(std::move(ids));
-    }
-    LIBRA_RETURN_IF_ERROR(m.tokenizer->AddTokens(vocab, /*special=*/false).status());
+    std::vector<std::string> words;
+    for (const std::string& token : vocab) words.push_back(KeyWord(token));
     int64_t base_parameters = 0;
     for (const auto& [name, p] : nn::BaseStateDict(*m.model)) base_parameters += p.numel();
-    m.model->AddTokens(nn::MeanEmbeddingRows(*m.model, words));
+    LIBRA_RETURN_IF_ERROR(nn::AddPlanningTokens(*m.model, *m.tokenizer, vocab, words).status());
     m.added_fraction = static_cast<double>(nn::AddedTokenParameters(*m.model)) / base_parameters;
   }
   for (size_t i = 0; i < s.train.size(); ++i) {

@@ -119,6 +119,47 @@ torch::Tensor MeanEmbeddingRows(CausalLMImpl& model,
   return torch::stack(rows);
 }
 
+absl::StatusOr<std::vector<int32_t>> AddPlanningTokens(CausalLMImpl& model,
+                                                       text::Tokenizer& tokenizer,
+                                                       const std::vector<std::string>& tokens,
+                                                       const std::vector<std::string>& key_words) {
+  if (tokens.size() != key_words.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("AddPlanningTokens: ", tokens.size(),
+                                                   " tokens but ", key_words.size(), " key words"));
+  }
+  const int64_t first_row = model.vocab_size();  // base rows plus rows added before
+  if (tokenizer.vocab_size() > first_row) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokenizer has ", tokenizer.vocab_size(), " tokens but the model only ",
+                     first_row, " rows: planning tokens would not get their own rows"));
+  }
+  std::vector<std::vector<int32_t>> word_ids;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    LIBRA_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.Encode(key_words[i]));
+    if (ids.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("planning token ", tokens[i], ": key word \"", key_words[i], "\" is empty"));
+    }
+    word_ids.push_back(std::move(ids));
+  }
+  std::vector<std::string> placeholders;
+  for (int64_t id = tokenizer.vocab_size(); id < first_row; ++id) {
+    placeholders.push_back(absl::StrCat("<|libra_unused_", id, "|>"));
+  }
+  if (!placeholders.empty()) {
+    LIBRA_RETURN_IF_ERROR(tokenizer.AddTokens(placeholders, /*special=*/true).status());
+  }
+  LIBRA_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.AddTokens(tokens, /*special=*/false));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] != first_row + static_cast<int64_t>(i)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "planning token ", tokens[i], " is already in the vocabulary (id ", ids[i], ")"));
+    }
+  }
+  model.AddTokens(MeanEmbeddingRows(model, word_ids));
+  return ids;
+}
+
 absl::Status SaveAddedTokens(CausalLMImpl& model, const std::string& path) {
   if (model.added_tokens() == 0) {
     return absl::FailedPreconditionError(absl::StrCat("no added tokens to save to ", path));

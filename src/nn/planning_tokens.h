@@ -31,6 +31,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "src/core/text/tokenizer.h"
 #include "src/nn/model.h"
 
 namespace libra::nn {
@@ -82,6 +83,20 @@ absl::StatusOr<std::vector<int>> SqVaeTypes(const std::vector<torch::Tensor>& gr
 // [words, hidden]: each word's mean input-embedding row over `word_ids`.
 torch::Tensor MeanEmbeddingRows(CausalLMImpl& model,
                                 const std::vector<std::vector<int32_t>>& word_ids);
+
+// Adds `tokens` to `tokenizer` (non-special: recognised in any text,
+// training targets included) and to `model` as new rows (AddTokens), each
+// starting from the mean input embedding of its key word (`key_words[i]`
+// in the tokenizer's pieces; a byte-level vocabulary gives its bytes). The
+// new rows follow the model's rows; a tokenizer with fewer tokens than that
+// (a checkpoint whose embedding matrix is padded past tokenizer.json) first
+// gets unused special placeholders up to it, so that each token's id is its
+// row. Errors: a tokenizer larger than the model, a token already in the
+// vocabulary, a key word that encodes to nothing.
+absl::StatusOr<std::vector<int32_t>> AddPlanningTokens(CausalLMImpl& model,
+                                                       text::Tokenizer& tokenizer,
+                                                       const std::vector<std::string>& tokens,
+                                                       const std::vector<std::string>& key_words);
 
 // The added tokens' rows (input rows, output weight and bias) as one
 // safetensors file; LoadAddedTokens adds them to a model that has none.

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "gtest/gtest.h"
+#include "src/core/text/byte_tokenizer.h"
 #include "src/nn/model.h"
 #include "tests/nn/test_util.h"
 
@@ -179,6 +180,36 @@ TEST(PlanningTokensNnTest, NewRowsTrainSaveAndReload) {
   CausalLM wider(TinyLlama());
   EXPECT_FALSE(LoadAddedTokens(*wider, path).ok());  // hidden 16, rows of 32
   EXPECT_FALSE(SaveAddedTokens(*wider, path).ok());  // nothing to save
+}
+
+// A model whose rows run past the tokenizer (an embedding padded beyond
+// tokenizer.json): placeholders fill the gap, so each planning token's id
+// is its new row, recognised in text, starting from its key word's bytes.
+TEST(PlanningTokensNnTest, AddPlanningTokensAlignsIdsWithNewRows) {
+  torch::manual_seed(5);
+  ModelConfig config = TinyByteLlama();
+  config.vocab_size = 264;  // the byte tokenizer has 260
+  CausalLM model(config);
+  text::ByteTokenizer tokenizer;
+  auto ids = AddPlanningTokens(*model, tokenizer, {"<plus_0>", "<prefix_0>"}, {"plus", "prefix"});
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, (std::vector<int32_t>{264, 265}));
+  EXPECT_EQ(model->added_tokens(), 2);
+  EXPECT_EQ(tokenizer.vocab_size(), 266);
+  EXPECT_EQ(*tokenizer.Encode("<prefix_0><plus_0>3"), (std::vector<int32_t>{265, 264, '3'}));
+  torch::Tensor plus = model->model->embed_tokens->weight.index_select(
+                           0, torch::tensor({'p', 'l', 'u', 's'}, torch::kInt64))
+                           .mean(0);
+  EXPECT_TRUE(torch::allclose(model->model->added_embed_tokens[0], plus));
+  // Again: the same token is in the vocabulary now.
+  EXPECT_FALSE(AddPlanningTokens(*model, tokenizer, {"<plus_0>"}, {"plus"}).ok());
+  // A tokenizer larger than the model cannot get rows that match.
+  CausalLM small(TinyByteLlama());
+  text::ByteTokenizer big;
+  ASSERT_TRUE(big.AddTokens({"<x>", "<y>"}, true).ok());
+  EXPECT_FALSE(AddPlanningTokens(*small, big, {"<plus_0>"}, {"plus"}).ok());
+  text::ByteTokenizer fresh;
+  EXPECT_FALSE(AddPlanningTokens(*small, fresh, {"<a_0>"}, {""}).ok());
 }
 
 }  // namespace

@@ -65,6 +65,18 @@ check("General solution" in notes and "<prefix_0>" in notes, "no planned sample:
 PY
 echo "ok: --scale full on a BPE checkpoint and GSM8K-format files"
 
+# A checkpoint whose embedding has rows past tokenizer.json (270 against
+# 262, as real checkpoints pad theirs): the BPE tokenizer takes placeholder
+# specials up to 270 so that the planning tokens' ids are the new rows
+# (nn::AddPlanningTokens, which fails the run when they are not; its unit
+# test checks the alignment itself).
+padded="$tmp/padded"
+/usr/bin/python3 "$(dirname "$fixture_py")/../nn/reference_forward.py" "$padded" llama 3 --vocab 270 > /dev/null
+cp "$base/tokenizer.json" "$padded/"
+base="$padded" run "$tmp/padded_out" "$mini" ||
+  { cat "$tmp/padded_out.log"; fail "a padded embedding was not handled"; }
+echo "ok: a checkpoint with more rows than tokenizer.json"
+
 # A bad line stops the run before anything is written, naming file:line.
 bad="$tmp/bad"
 mkdir -p "$bad"
