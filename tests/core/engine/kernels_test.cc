@@ -5,22 +5,16 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/core/engine/kernel_cases.h"
 
 namespace libra::engine {
 namespace {
 
-TEST(KernelsTest, DotHandlesTailsAndEveryLength) {
-  for (int n = 0; n < 40; ++n) {
-    std::vector<float> a(n), b(n);
-    double want = 0;
-    for (int i = 0; i < n; ++i) {
-      a[i] = 0.5f * i - 3;
-      b[i] = 1.0f / (i + 1);
-      want += double(a[i]) * b[i];
-    }
-    EXPECT_NEAR(Dot(a.data(), b.data(), n), want, 1e-4) << n;
-  }
+void ExpectOk(bool ok, const char* what, int a, int b, int c) {
+  EXPECT_TRUE(ok) << what << " (" << a << ", " << b << ", " << c << ")";
 }
+
+TEST(KernelsTest, DotHandlesTailsAndEveryLength) { testing::CheckDotAtEveryLength(ExpectOk); }
 
 TEST(KernelsTest, MatVecIsRowDots) {
   const std::vector<float> w = {1, 2, 3, 4, 5, 6};  // [2, 3]
@@ -31,48 +25,10 @@ TEST(KernelsTest, MatVecIsRowDots) {
   EXPECT_FLOAT_EQ(y[1], -2);
 }
 
-// The blocked MatVec (four rows at a time) against a direct double sum, and
-// each row bit-equal to Dot of that row: one summation order for every row,
-// whatever its place in a block, at every size around the block edges.
+// MatVec and MatVecStrided at every size around the block edges
+// (kernel_cases.h).
 TEST(KernelsTest, MatVecEqualsDirectSumsAndDotAtEverySize) {
-  for (int rows = 0; rows <= 9; ++rows) {
-    for (int cols = 0; cols <= 20; ++cols) {
-      std::vector<float> w(rows * cols), x(cols), y(rows, -7.0f);
-      for (int i = 0; i < rows * cols; ++i) w[i] = 0.25f * ((i * 7) % 11) - 1.0f;
-      for (int i = 0; i < cols; ++i) x[i] = 1.0f / (i + 2) - 0.3f;
-      MatVec(w.data(), rows, cols, x.data(), y.data());
-      for (int r = 0; r < rows; ++r) {
-        double want = 0;
-        for (int i = 0; i < cols; ++i) want += double(w[r * cols + i]) * x[i];
-        EXPECT_NEAR(y[r], want, 1e-5) << rows << "x" << cols << " row " << r;
-        EXPECT_EQ(y[r], Dot(w.data() + r * cols, x.data(), cols)) << rows << "x" << cols << " row " << r;
-      }
-    }
-  }
-}
-
-// Rows `stride` floats apart (a head's keys in a KV cache): each equals Dot
-// of that row and the direct sum, and the floats between rows are not read
-// into the result (NaN there would show).
-TEST(KernelsTest, MatVecStridedReadsOnlyItsColumns) {
-  const float nan = std::nanf("");
-  for (int rows = 0; rows <= 9; ++rows) {
-    for (int cols = 1; cols <= 20; cols += 3) {
-      const int stride = cols + 5;
-      std::vector<float> w(rows * stride, nan), x(cols), y(rows);
-      for (int r = 0; r < rows; ++r) {
-        for (int i = 0; i < cols; ++i) w[r * stride + i] = 0.25f * ((r * 5 + i * 3) % 13) - 1.5f;
-      }
-      for (int i = 0; i < cols; ++i) x[i] = 0.1f * i - 0.7f;
-      MatVecStrided(w.data(), rows, cols, stride, x.data(), y.data());
-      for (int r = 0; r < rows; ++r) {
-        double want = 0;
-        for (int i = 0; i < cols; ++i) want += double(w[r * stride + i]) * x[i];
-        EXPECT_NEAR(y[r], want, 1e-5) << rows << "x" << cols << " row " << r;
-        EXPECT_EQ(y[r], Dot(w.data() + r * stride, x.data(), cols)) << rows << "x" << cols << " row " << r;
-      }
-    }
-  }
+  testing::CheckMatVecAtEverySize(ExpectOk);
 }
 
 TEST(KernelsTest, RmsNormAndSoftmax) {
