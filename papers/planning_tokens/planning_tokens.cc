@@ -93,8 +93,7 @@ struct PlanningConfig {
 };
 
 // Standard scale: twice the chains, dev twice as large, and six times the
-// fine-tuning examples of quick (batch 32, 3 rounds of 100 steps); about
-// ten minutes on two cores.
+// fine-tuning examples of quick (batch 32, 3 rounds of 100 steps).
 PlanningConfig StandardScaleConfig() {
   PlanningConfig c;
   c.train = 600;
