@@ -475,20 +475,23 @@ absl::StatusOr<Scores> RunCondition(const Setup& s, const std::string& id, const
 absl::Status TrainConditions(const Setup& s, int seed, Results& results) {
   LIBRA_ASSIGN_OR_RETURN(auto types, InferStepTypes(s, seed, results));
   double added_fraction = 0;
-  std::map<std::string, double> dev;
+  // The typed conditions come in kTyped's order; `best_index` indexes kTyped.
+  const Condition* best = nullptr;
+  double best_dev = -1;
+  int best_index = 0, typed_index = 0;
   for (const Condition& c : kConditions) {
     const std::vector<StepTypes>* condition_types =
         c.method == Method::kPlain ? nullptr : &types.at(c.method);
     LIBRA_ASSIGN_OR_RETURN(Scores scores, RunCondition(s, c.id, c.label, c.method, condition_types,
                                                        /*full=*/false, seed, results,
                                                        &added_fraction));
-    dev[c.id] = scores.dev;
-  }
-  const Condition* best = nullptr;
-  for (const Condition& c : kConditions) {
-    const bool typed = std::find(std::begin(kTyped), std::end(kTyped), std::string(c.id)) !=
-                       std::end(kTyped);
-    if (typed && (best == nullptr || dev[c.id] > dev[best->id])) best = &c;
+    if (c.method == Method::kPlain || c.method == Method::kGeneral) continue;
+    if (scores.dev > best_dev) {
+      best = &c;
+      best_dev = scores.dev;
+      best_index = typed_index;
+    }
+    ++typed_index;
   }
   LIBRA_RETURN_IF_ERROR(RunCondition(s, "full_cot", "full fine-tuning, plain CoT", Method::kPlain,
                                      nullptr, /*full=*/true, seed, results, &added_fraction)
@@ -497,12 +500,7 @@ absl::Status TrainConditions(const Setup& s, int seed, Results& results) {
                                      best->method, &types.at(best->method), /*full=*/true, seed,
                                      results, &added_fraction)
                             .status());
-  results.AddValue("full_typed/method", seed,
-                   static_cast<double>(std::find_if(std::begin(kTyped), std::end(kTyped),
-                                                    [&](const char* t) {
-                                                      return std::string(t) == best->id;
-                                                    }) -
-                                       std::begin(kTyped)));
+  results.AddValue("full_typed/method", seed, best_index);
   results.AddValue("added_fraction", seed, added_fraction);
   return absl::OkStatus();
 }
